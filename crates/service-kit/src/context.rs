@@ -1,0 +1,176 @@
+//! The request context that travels with a request across every hop.
+//!
+//! The gateway (or the first gRPC server a request reaches) decides the
+//! request id; W3C `traceparent` carries the OpenTelemetry trace. Servers scope
+//! the context as a task-local around the handler, so the gRPC client
+//! interceptor ([`crate::grpc_client::ContextInterceptor`]) can forward it
+//! downstream without every call site threading it by hand.
+
+use http::HeaderMap;
+use opentelemetry::propagation::{Extractor, Injector};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+/// The authenticated subject (learner or API user), set by the gateway only.
+pub const SUBJECT_HEADER: &str = "x-fluentedge-subject";
+
+tokio::task_local! {
+    static CURRENT: RequestContext;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub subject: Option<String>,
+}
+
+impl RequestContext {
+    pub fn new(request_id: String, subject: Option<String>) -> Self {
+        Self {
+            request_id,
+            subject,
+        }
+    }
+
+    /// A context with a fresh request id (a caller sent none, or an invalid one).
+    pub fn generated() -> Self {
+        Self::new(new_request_id(), None)
+    }
+
+    /// The caller's request id when it is valid, else a new one; the subject header.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let request_id = headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| is_valid_request_id(v))
+            .map(str::to_owned)
+            .unwrap_or_else(new_request_id);
+        let subject = headers
+            .get(SUBJECT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
+        Self::new(request_id, subject)
+    }
+
+    /// The context of the request being served on this task, if any.
+    pub fn current() -> Option<RequestContext> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+
+    /// Runs `fut` with this context as the current one.
+    pub async fn scope<F: Future>(self, fut: F) -> F::Output {
+        CURRENT.scope(self, fut).await
+    }
+
+    /// Writes the request id, the subject and the current span's trace context.
+    pub fn inject(&self, headers: &mut HeaderMap) {
+        if let Ok(v) = self.request_id.parse() {
+            headers.insert(REQUEST_ID_HEADER, v);
+        }
+        if let Some(Ok(v)) = self.subject.as_deref().map(str::parse) {
+            headers.insert(SUBJECT_HEADER, v);
+        }
+        inject_trace_context(headers);
+    }
+}
+
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Ids we accept from callers: 1 to 128 characters of `[A-Za-z0-9._:-]`, so an
+/// id can never break a log line or a header.
+pub fn is_valid_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Makes `span` a child of the trace context in `headers` (W3C traceparent).
+pub fn set_parent_from_headers(span: &tracing::Span, headers: &HeaderMap) {
+    if !headers.contains_key(TRACEPARENT_HEADER) {
+        return;
+    }
+    let parent = opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract(&HeaderExtractor(headers))
+    });
+    let _ = span.set_parent(parent);
+}
+
+/// Writes the current span's trace context into `headers`.
+pub fn inject_trace_context(headers: &mut HeaderMap) {
+    let cx = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut HeaderInjector(headers))
+    });
+}
+
+/// The trace id of `span` as 32 hex digits, when it has one.
+pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    let cx = span.context();
+    let sc = cx.span().span_context().clone();
+    sc.is_valid().then(|| sc.trace_id().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_valid_ids_and_replaces_bad_ones() {
+        let mut h = HeaderMap::new();
+        h.insert(REQUEST_ID_HEADER, "abc-123".parse().unwrap());
+        assert_eq!(RequestContext::from_headers(&h).request_id, "abc-123");
+        h.insert(REQUEST_ID_HEADER, "has space".parse().unwrap());
+        let id = RequestContext::from_headers(&h).request_id;
+        assert_ne!(id, "has space");
+        assert!(uuid::Uuid::parse_str(&id).is_ok());
+        assert!(!is_valid_request_id(&"a".repeat(129)));
+    }
+
+    #[tokio::test]
+    async fn scope_makes_the_context_current() {
+        assert!(RequestContext::current().is_none());
+        let ctx = RequestContext::new("r1".into(), Some("alice".into()));
+        let seen = ctx.clone().scope(async { RequestContext::current() }).await;
+        assert_eq!(seen, Some(ctx));
+    }
+
+    #[test]
+    fn inject_writes_id_and_subject() {
+        let mut h = HeaderMap::new();
+        RequestContext::new("r2".into(), Some("bob".into())).inject(&mut h);
+        assert_eq!(h.get(REQUEST_ID_HEADER).unwrap(), "r2");
+        assert_eq!(h.get(SUBJECT_HEADER).unwrap(), "bob");
+    }
+}

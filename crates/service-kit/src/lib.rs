@@ -1,0 +1,27 @@
+//! What every FluentEdge service shares, so that each `main.rs` stays a few lines:
+//! typed configuration from the environment, telemetry (JSON/console logs and
+//! OpenTelemetry traces), the request context that travels across every hop,
+//! the gRPC server bootstrap (health, reflection, limits, graceful drain),
+//! gRPC client channels, and the one error-code vocabulary mapped to gRPC and HTTP.
+
+pub mod bootstrap;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod grpc_client;
+pub mod grpc_server;
+pub mod metrics;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::{ConfigError, Env, ServerSettings};
+pub use context::RequestContext;
+pub use error::{ErrorCode, ServiceError};
+pub use shutdown::shutdown_signal;
+
+/// Installs the process-wide TLS crypto provider (ring) used by every HTTPS
+/// client (providers, OTLP). Idempotent; call once at start-up.
+pub fn install_crypto_provider() {
+    // An error only means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

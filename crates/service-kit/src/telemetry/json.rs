@@ -1,0 +1,226 @@
+//! The production log line: one flat JSON object per event.
+//!
+//! Fields of the enclosing spans that say which request an event belongs to
+//! (`request_id`, `trace_id`, `provider`, `model`, ...) are copied onto every
+//! line, so `jq 'select(.request_id == "...")'` finds a request's whole story.
+
+use serde_json::{Map, Value};
+use std::fmt;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+/// Span fields worth repeating on every event inside the span.
+const CONTEXT_FIELDS: &[&str] = &[
+    "request_id",
+    "trace_id",
+    "user_id",
+    "session_id",
+    "provider",
+    "model",
+    "method",
+    "path",
+    "rpc",
+];
+
+/// Span fields kept for [`JsonFormat`], captured when spans are created or recorded.
+#[derive(Default, Debug)]
+struct ContextFields(Vec<(&'static str, Value)>);
+
+impl Visit for ContextFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, Value::String(value.to_owned()));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, Value::String(format!("{value:?}")));
+    }
+}
+
+impl ContextFields {
+    fn put(&mut self, field: &Field, value: Value) {
+        if let Some(name) = CONTEXT_FIELDS.iter().find(|n| **n == field.name()) {
+            self.0.retain(|(k, _)| k != name);
+            self.0.push((name, value));
+        }
+    }
+}
+
+/// Captures [`CONTEXT_FIELDS`] of every span into its extensions.
+pub struct ContextFieldsLayer;
+
+impl<S> tracing_subscriber::Layer<S> for ContextFieldsLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        let mut fields = ContextFields::default();
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id) {
+            let mut ext = span.extensions_mut();
+            if let Some(fields) = ext.get_mut::<ContextFields>() {
+                values.record(fields);
+            }
+        }
+    }
+}
+
+/// Visits an event's fields into a JSON map, keeping numbers and booleans typed.
+struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonVisitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.0
+            .insert(field.name().to_owned(), Value::from(value.to_string()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().to_owned(), Value::from(format!("{value:?}")));
+    }
+}
+
+/// `tracing_subscriber` event formatter for the production JSON lines.
+pub struct JsonFormat {
+    service: &'static str,
+}
+
+impl JsonFormat {
+    pub fn new(service: &'static str) -> Self {
+        Self { service }
+    }
+}
+
+fn level_name(level: &tracing::Level) -> &'static str {
+    match *level {
+        tracing::Level::ERROR => "error",
+        tracing::Level::WARN => "warning",
+        tracing::Level::INFO => "info",
+        tracing::Level::DEBUG => "debug",
+        tracing::Level::TRACE => "trace",
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for JsonFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut line = Map::new();
+        line.insert(
+            "timestamp".into(),
+            Value::from(
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            ),
+        );
+        line.insert("level".into(), Value::from(level_name(event.metadata().level())));
+        line.insert("service".into(), Value::from(self.service));
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                if let Some(fields) = span.extensions().get::<ContextFields>() {
+                    for (k, v) in &fields.0 {
+                        line.insert((*k).to_owned(), v.clone());
+                    }
+                }
+            }
+        }
+        let mut fields = Map::new();
+        event.record(&mut JsonVisitor(&mut fields));
+        let message = fields.remove("message");
+        line.extend(fields);
+        line.insert(
+            "event".into(),
+            message.unwrap_or_else(|| Value::from(event.metadata().name())),
+        );
+        if !line.contains_key("target") && *event.metadata().level() >= tracing::Level::DEBUG {
+            line.insert("target".into(), Value::from(event.metadata().target()));
+        }
+        let text = serde_json::to_string(&line).map_err(|_| fmt::Error)?;
+        writeln!(writer, "{text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_are_flat_json_with_context_from_spans() {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::registry().with(ContextFieldsLayer).with(
+            tracing_subscriber::fmt::layer()
+                .event_format(JsonFormat::new("llm-router"))
+                .with_writer(move || writer.clone()),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("call", request_id = "rid-1", provider = tracing::field::Empty);
+            let _g = span.enter();
+            span.record("provider", "azure");
+            tracing::warn!(cost_usd = 0.25, duration_ms = 12u64, "router.success");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let v: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["event"], "router.success");
+        assert_eq!(v["level"], "warning");
+        assert_eq!(v["service"], "llm-router");
+        assert_eq!(v["request_id"], "rid-1");
+        assert_eq!(v["provider"], "azure");
+        assert_eq!(v["duration_ms"], 12);
+        assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+}

@@ -1,0 +1,37 @@
+//! llm-router: providers, model tiers, retries, breakers, fallback and the budget breaker.
+
+mod api;
+mod config;
+
+pub use config::Config;
+
+use fluentedge_proto::router::v1::llm_router_server::LlmRouterServer;
+use fluentedge_proto::router::v1::router_admin_server::RouterAdminServer;
+use service_kit::bootstrap::{BoxError, Shutdown};
+use service_kit::grpc_server::GrpcServer;
+use tokio::net::TcpListener;
+
+pub const SERVICE: &str = "llm-router";
+pub const GRPC_SERVICES: &[&str] = &[
+    "fluentedge.router.v1.LlmRouter",
+    "fluentedge.router.v1.RouterAdmin",
+];
+
+/// Serves the router on `listener` until `shutdown`, then drains.
+pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> Result<(), BoxError> {
+    let mut server = GrpcServer::new(SERVICE, config.server.clone(), GRPC_SERVICES).await;
+    let max = config.server.max_message_bytes;
+    server.add_service(
+        LlmRouterServer::new(api::RouterApi)
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    );
+    server.add_service(
+        RouterAdminServer::new(api::AdminApi)
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    );
+    server.health().set_serving().await;
+    server.serve(listener, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,8 @@
+fn main() -> std::process::ExitCode {
+    service_kit::bootstrap::run_service(
+        "llm-router",
+        llm_router::Config::from_env,
+        |config| config.listen_addr.clone(),
+        llm_router::run,
+    )
+}

@@ -1,0 +1,1 @@
+//! fluentedge-e2e
