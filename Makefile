@@ -1,0 +1,32 @@
+# FluentEdge — the commands that matter. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: help run test lint fmt proto build bench clean
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+run: ## build and run the whole suite on embedded defaults (Ctrl-C stops it)
+	@scripts/run-suite.sh
+
+test: ## every test: unit, integration (PostgreSQL + Redis on loopback), end-to-end
+	$(CARGO) build --workspace --bins
+	$(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) test --workspace --doc
+
+lint: ## rustfmt check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+proto: ## regenerate proto/src/gen after editing a .proto (needs protoc)
+	PROTO_BLESS=1 $(CARGO) test -p fluentedge-proto --test codegen
+
+build: ## debug build of every binary
+	$(CARGO) build --workspace --bins
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `make run`: build and start the provider simulator and the four services on
+# embedded defaults (SQLite files under .fluentedge/, in-process budget state,
+# the simulator instead of the clouds). DATABASE_URL, REDIS_URL and provider
+# keys in the environment switch the same command to PostgreSQL, Redis and real
+# providers. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --workspace --bins
+bin=${CARGO_TARGET_DIR:-target}/debug
+data=.fluentedge
+mkdir -p "$data"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo; echo "stopping FluentEdge..."
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+start() { # name, then env assignments
+  local name=$1; shift
+  env "$@" "$bin/$name" > >(sed -u "s/^/[$name] /") 2>&1 &
+  pids+=($!)
+}
+
+SIM_PORT=${SIM_PORT:-8090}
+start provider-sim SIM_LISTEN="127.0.0.1:$SIM_PORT"
+start usage-accounting
+start llm-router SIMULATOR_URL="http://127.0.0.1:$SIM_PORT"
+start conversation
+start gateway
+
+sleep 2
+cat <<MSG
+
+FluentEdge is running:
+  gateway (HTTP)        http://127.0.0.1:8000      curl -i http://127.0.0.1:8000/health
+  conversation (gRPC)   127.0.0.1:50051            grpcurl -plaintext 127.0.0.1:50051 list
+  llm-router (gRPC)     127.0.0.1:50052            grpcurl -plaintext 127.0.0.1:50052 list
+  usage-accounting      127.0.0.1:50053            grpcurl -plaintext 127.0.0.1:50053 list
+  provider simulator    http://127.0.0.1:$SIM_PORT
+Press Ctrl-C to stop.
+MSG
+wait
