@@ -2,6 +2,7 @@
 
 mod api;
 mod config;
+pub mod money;
 
 pub use config::Config;
 
