@@ -1,1 +1,1 @@
-//! fluentedge-e2e
+//! End-to-end tests live in `tests/`; this crate has no library code.

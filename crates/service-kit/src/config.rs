@@ -155,10 +155,16 @@ impl ServerSettings {
             metrics_addr,
         };
         if settings.concurrency_limit == 0 {
-            return Err(ConfigError::new("GRPC_CONCURRENCY_LIMIT", "must be at least 1"));
+            return Err(ConfigError::new(
+                "GRPC_CONCURRENCY_LIMIT",
+                "must be at least 1",
+            ));
         }
         if settings.max_message_bytes < 1024 {
-            return Err(ConfigError::new("GRPC_MAX_MESSAGE_BYTES", "must be at least 1024"));
+            return Err(ConfigError::new(
+                "GRPC_MAX_MESSAGE_BYTES",
+                "must be at least 1024",
+            ));
         }
         Ok(settings)
     }

@@ -120,9 +120,8 @@ pub fn set_parent_from_headers(span: &tracing::Span, headers: &HeaderMap) {
     if !headers.contains_key(TRACEPARENT_HEADER) {
         return;
     }
-    let parent = opentelemetry::global::get_text_map_propagator(|p| {
-        p.extract(&HeaderExtractor(headers))
-    });
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
     let _ = span.set_parent(parent);
 }
 

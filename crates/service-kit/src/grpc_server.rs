@@ -8,7 +8,7 @@
 //! calls get `shutdown_grace` to finish, then the server returns.
 
 use crate::config::ServerSettings;
-use crate::context::{self, RequestContext, REQUEST_ID_HEADER};
+use crate::context::{self, REQUEST_ID_HEADER, RequestContext};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -59,9 +59,8 @@ pub struct GrpcServer {
     service: &'static str,
     settings: ServerSettings,
     health: Health,
-    health_service: tonic_health::pb::health_server::HealthServer<
-        tonic_health::server::HealthService,
-    >,
+    health_service:
+        tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
     routes: RoutesBuilder,
 }
 
@@ -135,9 +134,7 @@ impl GrpcServer {
                 .include_reflection_service(false)
                 .register_encoded_file_descriptor_set(fluentedge_proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(
-                    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
-                )
+                .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(
                     tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
                 );

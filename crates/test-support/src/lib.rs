@@ -8,3 +8,12 @@ mod process;
 
 pub use db::{TestDb, postgres_admin_url, redis_url, unique_prefix};
 pub use process::{ChildProcess, binary_path, grpcurl};
+
+/// A reqwest client for tests (installs the TLS crypto provider reqwest needs first).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .expect("reqwest client")
+}

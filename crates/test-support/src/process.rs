@@ -32,6 +32,7 @@ pub struct ChildProcess {
     pub name: String,
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl ChildProcess {
@@ -50,16 +51,23 @@ impl ChildProcess {
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
         let lines = Arc::new(Mutex::new(Vec::new()));
         let verbose = std::env::var_os("TEST_SHOW_LOGS").is_some();
+        let mut readers = Vec::new();
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
         {
             let lines = lines.clone();
             let tag = bin.to_owned();
-            tokio::spawn(async move {
+            readers.push(tokio::spawn(async move {
                 let mut reader = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = reader.next_line().await {
                     if verbose {
@@ -67,12 +75,13 @@ impl ChildProcess {
                     }
                     lines.lock().unwrap().push(line);
                 }
-            });
+            }));
         }
         ChildProcess {
             name: bin.to_owned(),
             child,
             lines,
+            readers,
         }
     }
 
@@ -133,12 +142,16 @@ impl ChildProcess {
         assert!(status.success());
     }
 
-    /// Waits for the process to exit and returns its exit code.
+    /// Waits for the process to exit (and its output to be read); returns its exit code.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        tokio::time::timeout(timeout, self.child.wait())
+        let code = tokio::time::timeout(timeout, self.child.wait())
             .await
             .unwrap_or_else(|_| panic!("{} did not exit within {timeout:?}", self.name))
             .expect("wait")
-            .code()
+            .code();
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+        }
+        code
     }
 }

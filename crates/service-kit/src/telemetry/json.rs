@@ -148,11 +148,12 @@ where
         let mut line = Map::new();
         line.insert(
             "timestamp".into(),
-            Value::from(
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            ),
+            Value::from(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
         );
-        line.insert("level".into(), Value::from(level_name(event.metadata().level())));
+        line.insert(
+            "level".into(),
+            Value::from(level_name(event.metadata().level())),
+        );
         line.insert("service".into(), Value::from(self.service));
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
@@ -202,13 +203,19 @@ mod tests {
     fn lines_are_flat_json_with_context_from_spans() {
         let buf = Buf::default();
         let writer = buf.clone();
-        let subscriber = tracing_subscriber::registry().with(ContextFieldsLayer).with(
-            tracing_subscriber::fmt::layer()
-                .event_format(JsonFormat::new("llm-router"))
-                .with_writer(move || writer.clone()),
-        );
+        let subscriber = tracing_subscriber::registry()
+            .with(ContextFieldsLayer)
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(JsonFormat::new("llm-router"))
+                    .with_writer(move || writer.clone()),
+            );
         tracing::subscriber::with_default(subscriber, || {
-            let span = tracing::info_span!("call", request_id = "rid-1", provider = tracing::field::Empty);
+            let span = tracing::info_span!(
+                "call",
+                request_id = "rid-1",
+                provider = tracing::field::Empty
+            );
             let _g = span.enter();
             span.record("provider", "azure");
             tracing::warn!(cost_usd = 0.25, duration_ms = 12u64, "router.success");

@@ -37,7 +37,11 @@ pub struct TelemetryConfig {
 
 impl TelemetryConfig {
     pub fn from_env(service: &'static str, env: &Env) -> Result<Self, ConfigError> {
-        let format = match env.get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
+        let format = match env
+            .get("LOG_FORMAT")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("console") | Some("text") | Some("pretty") => LogFormat::Console,
             Some("json") => LogFormat::Json,
             Some(other) => {
@@ -64,7 +68,9 @@ fn filter_directive(level: &str) -> Result<String, String> {
     let quiet = "h2=warn,hyper=warn,hyper_util=warn,tower=warn,tonic=warn,reqwest=warn,rustls=warn,opentelemetry=warn,opentelemetry_sdk=warn,sqlx=warn,fred=warn";
     let level = match level.trim().to_ascii_uppercase().as_str() {
         "TRACE" => return Ok("trace,h2=info,hyper=info".into()),
-        "DEBUG" => return Ok("debug,h2=info,hyper=info,hyper_util=info,tower=info,rustls=info".into()),
+        "DEBUG" => {
+            return Ok("debug,h2=info,hyper=info,hyper_util=info,tower=info,rustls=info".into());
+        }
         "INFO" => "info",
         "WARN" | "WARNING" => "warn",
         "ERROR" | "CRITICAL" => "error",
@@ -140,7 +146,10 @@ mod tests {
         assert!(filter_directive("WARNING").unwrap().starts_with("warn,"));
         assert!(filter_directive("info").unwrap().starts_with("info,"));
         assert!(filter_directive("DEBUG").unwrap().starts_with("debug"));
-        assert_eq!(filter_directive("info,sqlx=debug").unwrap(), "info,sqlx=debug");
+        assert_eq!(
+            filter_directive("info,sqlx=debug").unwrap(),
+            "info,sqlx=debug"
+        );
         assert!(filter_directive("[[[").is_err());
     }
 
