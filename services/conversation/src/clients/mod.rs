@@ -1,0 +1,3 @@
+//! Other services this one calls.
+
+pub mod router;
