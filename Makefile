@@ -5,7 +5,7 @@ CARGO ?= cargo
 .PHONY: help run test lint fmt proto build bench clean
 
 help: ## this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
 
 run: ## build and run the whole suite on embedded defaults (Ctrl-C stops it)
 	@scripts/run-suite.sh
@@ -30,3 +30,6 @@ build: ## debug build of every binary
 
 clean:
 	$(CARGO) clean
+
+# Operations: backups, restore test, alert/compose/k8s checks (docs/RUNBOOK.md).
+include mk/ops.mk
