@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt proto build bench clean
+.PHONY: help run test lint fmt proto build bench token clean
+ROLE ?= learner
 
 help: ## this list
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -24,6 +25,12 @@ fmt: ## format the code
 
 proto: ## regenerate proto/src/gen after editing a .proto (needs protoc)
 	PROTO_BLESS=1 $(CARGO) test -p fluentedge-proto --test codegen
+
+token: ## print a development JWT for the suite `make run` runs (make token ROLE=admin for an admin)
+	@$(CARGO) run -q -p gateway -- token --role $(ROLE)
+
+bench: ## the gateway + router overhead benchmark (PostgreSQL + Redis on loopback), see docs/BENCHMARKS.md
+	@scripts/bench.sh
 
 build: ## debug build of every binary
 	$(CARGO) build --workspace --bins

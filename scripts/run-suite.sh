@@ -35,6 +35,8 @@ start conversation
 start gateway
 
 sleep 2
+learner_token=$("$bin/gateway" token)
+admin_token=$("$bin/gateway" token --role admin)
 cat <<MSG
 
 FluentEdge is running:
@@ -43,6 +45,14 @@ FluentEdge is running:
   llm-router (gRPC)     127.0.0.1:50052            grpcurl -plaintext 127.0.0.1:50052 list
   usage-accounting      127.0.0.1:50053            grpcurl -plaintext 127.0.0.1:50053 list
   provider simulator    http://127.0.0.1:$SIM_PORT
+
+Development tokens (24 h; \`make token\`, \`make token ROLE=admin\` print new ones):
+  learner: $learner_token
+  admin:   $admin_token
+
+  curl -s http://127.0.0.1:8000/v1/chat/completions -H "Authorization: Bearer \$LEARNER" \\
+       -H 'content-type: application/json' -d '{"model":"cost_effective","messages":[{"role":"user","content":"Hi!"}]}'
+  curl -s http://127.0.0.1:8000/api/v1/admin/budget -H "Authorization: Bearer \$ADMIN"
 Press Ctrl-C to stop.
 MSG
 wait

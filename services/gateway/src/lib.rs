@@ -1,19 +1,47 @@
 //! gateway: the HTTP face of FluentEdge (app API, admin API, OpenAI-compatible API).
 
+pub mod auth;
+mod backends;
+pub mod cli;
 mod config;
+mod errors;
 mod http;
+mod rate_limit;
 
-pub use config::Config;
+pub use config::{AuthConfig, Config, DEVELOPMENT_JWT_SECRET};
 
+use auth::Authenticator;
 use axum::serve::ListenerExt;
+use backends::Backends;
+use rate_limit::RateLimiter;
 use service_kit::bootstrap::{BoxError, Shutdown};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub const SERVICE: &str = "gateway";
 
+/// The OpenAPI document the gateway serves at `/openapi.json`.
+pub fn openapi_json() -> String {
+    String::from_utf8_lossy(&http::openapi::document_json()).into_owned()
+}
+
 /// Serves HTTP on `listener` until `shutdown`, then drains in-flight requests.
-pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> Result<(), BoxError> {
-    let app = http::router(&config);
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), BoxError> {
+    service_kit::metrics::install();
+    let authenticator = Arc::new(Authenticator::from_config(&config.auth)?);
+    if config.auth.development() {
+        tracing::warn!(
+            audience = %config.auth.audience,
+            "auth.development_secret"
+        );
+    }
+    let backends = Backends::new(&config)?;
+    let limiter = RateLimiter::per_minute(config.rate_limit_per_minute).map(Arc::new);
+    let app = http::router(&config, backends, authenticator, limiter);
     let addr = listener.local_addr()?;
     tracing::info!(service = SERVICE, addr = %addr, version = env!("CARGO_PKG_VERSION"), "server.started");
     let listener = listener.tap_io(|tcp| {

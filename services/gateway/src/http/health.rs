@@ -1,9 +1,28 @@
-//! Liveness, exactly as operators' monitors expect it.
+//! Liveness and metrics: no authentication, no backend calls.
 
-use axum::Json;
-use serde_json::{Value, json};
+use axum::response::IntoResponse;
+use http::header;
 
-/// `GET /health`: the process is up. Dependencies are `/ready`'s business.
-pub async fn health() -> Json<Value> {
-    Json(json!({"status": "healthy", "service": "fluentedge-api"}))
+/// Byte for byte what operators' monitors match.
+const HEALTHY: &str = r#"{"status":"healthy","service":"fluentedge-api"}"#;
+
+/// The process is up (`{"status":"healthy","service":"fluentedge-api"}`).
+/// Dependencies are `/ready`'s business.
+#[utoipa::path(get, path = "/health", tag = "ops",
+    responses((status = 200, description = "Alive", body = Object)))]
+pub(super) async fn health() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], HEALTHY)
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub(super) async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        service_kit::metrics::render(),
+    )
 }

@@ -1,14 +1,82 @@
 //! HTTP routes and the middleware stack, declared in order in one place.
+//!
+//! Outermost first: request id, trace span, metrics and `request_completed`
+//! (and OpenAI-shaped errors on `/v1/*`) → CORS → body size limit (413) →
+//! request timeout (504) → authentication per route group → per-subject rate
+//! limit (429) → handlers.
 
+mod admin;
+mod dto;
+mod edges;
+mod extract;
 mod health;
+mod openai;
+pub(crate) mod openapi;
+mod ready;
 mod request_id;
+mod sse;
+mod talk;
 
 use crate::Config;
+use crate::auth::{self, Access, Authenticator};
+use crate::backends::Backends;
+use crate::rate_limit::{self, RateLimiter};
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceBuilder;
 
-pub fn router(_config: &Config) -> Router {
+/// What handlers share: cloned per request, so only `Arc`s and channels.
+#[derive(Clone)]
+pub struct AppState {
+    pub backends: Backends,
+    pub ready_timeout: Duration,
+}
+
+pub fn router(
+    config: &Config,
+    backends: Backends,
+    authenticator: Arc<Authenticator>,
+    limiter: Option<Arc<RateLimiter>>,
+) -> Router {
+    let state = AppState {
+        backends,
+        ready_timeout: config.ready_timeout,
+    };
+    let guarded = |routes: Router<AppState>, access: Access| {
+        let routes = match &limiter {
+            Some(l) => routes.route_layer(from_fn_with_state(l.clone(), rate_limit::limit)),
+            None => routes,
+        };
+        routes.route_layer(from_fn_with_state(
+            (authenticator.clone(), access),
+            auth::require,
+        ))
+    };
+    let openapi_json = openapi::document_json();
     Router::new()
         .route("/health", get(health::health))
-        .layer(axum::middleware::from_fn(request_id::request_context))
+        .route("/ready", get(ready::ready))
+        .route("/metrics", get(health::metrics))
+        .route(
+            "/openapi.json",
+            get(move || std::future::ready(openapi::response(&openapi_json))),
+        )
+        .merge(guarded(talk::routes(), Access::User))
+        .merge(guarded(openai::routes(), Access::User))
+        .merge(guarded(admin::routes(), Access::Admin))
+        .fallback(edges::not_found)
+        .method_not_allowed_fallback(edges::method_not_allowed)
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::request_context))
+                .option_layer(edges::cors(&config.cors_allow_origins))
+                .layer(from_fn_with_state(config.max_body_bytes, edges::body_limit))
+                .layer(DefaultBodyLimit::max(config.max_body_bytes))
+                .layer(from_fn_with_state(config.request_timeout, edges::timeout)),
+        )
 }

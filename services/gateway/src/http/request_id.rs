@@ -1,10 +1,15 @@
 //! Every request gets an `X-Request-ID` (a caller's valid one is kept), a span
 //! continuing the caller's W3C trace, the request context for downstream gRPC
-//! calls, the id on its response, and one `request_completed` log line.
+//! calls, the id on its response, its metrics, and one `request_completed`
+//! log line. Errors on `/v1/*` are re-rendered in OpenAI's shape here, so
+//! every layer below can just return an [`ApiError`](crate::errors::ApiError).
 
-use axum::extract::Request;
+use crate::errors::ErrorExtension;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
+use http::{Method, header};
 use service_kit::RequestContext;
 use service_kit::context::{self, REQUEST_ID_HEADER};
 use std::time::Instant;
@@ -17,6 +22,7 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     ctx.subject = None;
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let span = tracing::info_span!(
         "http.request",
         otel.kind = "server",
@@ -31,11 +37,16 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let mut req = req;
     req.extensions_mut().insert(ctx.clone());
     let mut response = ctx.scope(next.run(req)).instrument(span.clone()).await;
+    if path.starts_with("/v1/") {
+        response = openai_error_shape(response);
+    }
     if let Ok(v) = request_id.parse() {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     let status = response.status().as_u16();
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    record_metrics(&method, route.as_ref(), status, elapsed.as_secs_f64());
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         tracing::info!(
             method = %method,
@@ -46,4 +57,43 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         );
     });
     response
+}
+
+fn openai_error_shape(response: Response) -> Response {
+    let Some(ErrorExtension(error)) = response.extensions().get::<ErrorExtension>().cloned() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = serde_json::to_vec(&error.openai_body()).unwrap_or_default();
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Labels are the method, the route template (never the raw path, whose ids
+/// would explode the series) and the status.
+fn record_metrics(method: &Method, route: Option<&MatchedPath>, status: u16, seconds: f64) {
+    let method = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::HEAD => "HEAD",
+        _ => "OTHER",
+    };
+    let route = route.map_or_else(|| "unmatched".to_owned(), |r| r.as_str().to_owned());
+    metrics::counter!(
+        "http_requests_total",
+        "method" => method,
+        "route" => route.clone(),
+        "status" => status.to_string()
+    )
+    .increment(1);
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        "method" => method,
+        "route" => route
+    )
+    .record(seconds);
 }

@@ -1,0 +1,328 @@
+//! The OpenAI-compatible API's wire format.
+
+use super::app::*;
+use serde_json::{Value, json};
+
+fn chat(model: &str, stream: bool, include_usage: bool) -> Value {
+    let mut body = json!({
+        "model": model,
+        "messages": [{"role": "system", "content": "be kind"}, {"role": "user", "content": "Hi!"}],
+        "max_tokens": 64,
+        "temperature": 0.2,
+        "stop": ["\n\n"],
+        "user": "end-user-1",
+    });
+    if stream {
+        body["stream"] = json!(true);
+    }
+    if include_usage {
+        body["stream_options"] = json!({"include_usage": true});
+    }
+    body
+}
+
+fn data_events(body: &str) -> Vec<String> {
+    sse_events(body)
+        .into_iter()
+        .map(|(event, data)| {
+            assert!(event.is_none(), "OpenAI streams have no event names");
+            data
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn chat_completion_in_openai_shape() {
+    let app = spawn_app().await;
+    let r = app
+        .post_as(
+            "sdk-user",
+            "/v1/chat/completions",
+            chat("sota", false, false),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], "chatcmpl-rq-1");
+    assert_eq!(body["object"], "chat.completion");
+    assert!(body["created"].as_i64().unwrap() > 1_700_000_000);
+    assert_eq!(body["model"], "fake-model");
+    assert_eq!(
+        body["choices"],
+        json!([{"index": 0, "message": {"role": "assistant", "content": "echo: Hi!", "refusal": null}, "finish_reason": "stop", "logprobs": null}])
+    );
+    assert_eq!(
+        body["usage"],
+        json!({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
+    );
+    let sent = app.fakes.router.last_complete.lock().clone().unwrap();
+    assert_eq!(sent.tier, 1);
+    assert_eq!(sent.model, "");
+    assert_eq!(sent.max_tokens, 64);
+    assert_eq!(sent.stop, ["\n\n"]);
+    assert_eq!(sent.messages.len(), 2);
+    let caller = sent.caller.unwrap();
+    assert_eq!(
+        (caller.user_id.as_str(), caller.service.as_str()),
+        ("sdk-user", "gateway")
+    );
+    // A deadline travels with the call.
+    assert!(app.fakes.router.seen.last("Complete").deadline.is_some());
+
+    app.post_as(
+        "sdk-user",
+        "/v1/chat/completions",
+        chat("gpt-4o-mini", false, false),
+    )
+    .send()
+    .await
+    .unwrap();
+    let sent = app.fakes.router.last_complete.lock().clone().unwrap();
+    assert_eq!((sent.tier, sent.model.as_str()), (0, "gpt-4o-mini"));
+}
+
+#[tokio::test]
+async fn streaming_with_usage_ends_with_done() {
+    let app = spawn_app().await;
+    let r = app
+        .post_as(
+            "u",
+            "/v1/chat/completions",
+            chat("cost_effective", true, true),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let events = data_events(&r.text().await.unwrap());
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    for c in &chunks {
+        assert_eq!(c["object"], "chat.completion.chunk");
+        assert_eq!(c["id"], "chatcmpl-rq-2");
+        assert_eq!(c["model"], "fake-model");
+    }
+    assert_eq!(
+        chunks[0]["choices"][0]["delta"],
+        json!({"role": "assistant", "content": ""})
+    );
+    assert_eq!(chunks[0]["usage"], Value::Null);
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "Hello, world");
+    let finish = &chunks[chunks.len() - 2];
+    assert_eq!(finish["choices"][0]["finish_reason"], "stop");
+    assert_eq!(finish["choices"][0]["delta"], json!({}));
+    let usage = chunks.last().unwrap();
+    assert_eq!(usage["choices"], json!([]));
+    assert_eq!(
+        usage["usage"],
+        json!({"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13})
+    );
+    assert_eq!(
+        app.fakes.router.last_complete.lock().clone().unwrap().tier,
+        2
+    );
+}
+
+#[tokio::test]
+async fn streaming_without_usage_has_no_usage_field() {
+    let app = spawn_app().await;
+    let r = app
+        .post_as("u", "/v1/chat/completions", chat("sota", true, false))
+        .send()
+        .await
+        .unwrap();
+    let events = data_events(&r.text().await.unwrap());
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    for d in &events[..events.len() - 1] {
+        let c: Value = serde_json::from_str(d).unwrap();
+        assert!(c.get("usage").is_none(), "{c}");
+        assert_eq!(c["choices"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_stream_failing_after_its_first_chunk_ends_with_an_error_and_no_done() {
+    let app = spawn_app().await;
+    for model in ["cut-stream", "drop-stream"] {
+        let r = app
+            .post_as("u", "/v1/chat/completions", chat(model, true, true))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let events = data_events(&r.text().await.unwrap());
+        assert!(!events.iter().any(|d| d == "[DONE]"), "{model}: {events:?}");
+        let first: Value = serde_json::from_str(&events[0]).unwrap();
+        assert_eq!(first["choices"][0]["delta"]["role"], "assistant");
+        let partial: Value = serde_json::from_str(&events[1]).unwrap();
+        assert_eq!(partial["choices"][0]["delta"]["content"], "Hello");
+        let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
+        assert_eq!(last["error"]["code"], "stream_interrupted", "{model}");
+        assert_eq!(last["error"]["type"], "server_error");
+        assert!(
+            last["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+}
+
+#[tokio::test]
+async fn failures_before_the_first_chunk_are_http_errors() {
+    let app = spawn_app().await;
+    for stream in [false, true] {
+        let r = app
+            .post_as(
+                "u",
+                "/v1/chat/completions",
+                chat("budget-exhausted", stream, false),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["x-should-retry"], "false");
+        let (status, body) = json_of(r).await;
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(
+            body,
+            json!({"error": {"message": "the monthly AI budget is exhausted", "type": "insufficient_quota", "param": null, "code": "budget_exceeded"}})
+        );
+
+        let (status, body) = json_of(
+            app.post_as("u", "/v1/chat/completions", chat("all-down", stream, false))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 503);
+        assert_eq!(body["error"]["code"], "all_providers_failed");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("azure") && message.contains("anthropic"),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_are_400_in_openai_shape() {
+    let app = spawn_app().await;
+    for (body, needle) in [
+        (json!({"model": "sota", "messages": []}), "messages"),
+        (
+            json!({"model": "sota", "messages": [{"role": "tool", "content": "x"}]}),
+            "role",
+        ),
+        (json!({"model": "sota", "messages": "hi"}), "messages"),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}]}),
+            "model",
+        ),
+        (
+            json!({"model": "sota", "messages": [{"role": "user", "content": "x"}], "stop": 3}),
+            "a string or an array of strings",
+        ),
+    ] {
+        let (status, out) = json_of(
+            app.post_as("u", "/v1/chat/completions", body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{out}");
+        assert_eq!(out["error"]["type"], "invalid_request_error");
+        let message = out["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    let (status, out) = json_of(
+        app.post_as(
+            "u",
+            "/v1/embeddings",
+            json!({"model": "e", "input": [1, 2, 3]}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("token arrays")
+    );
+}
+
+#[tokio::test]
+async fn embeddings_as_floats_and_base64() {
+    let app = spawn_app().await;
+    let r = app
+        .post_as(
+            "u",
+            "/v1/embeddings",
+            json!({"model": "text-embedding-3-small", "input": ["ab", "abcd"], "dimensions": 2}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["object"], "list");
+    assert_eq!(body["model"], "fake-embedding");
+    assert_eq!(
+        body["data"][0],
+        json!({"object": "embedding", "index": 0, "embedding": [2.0, 2.5]})
+    );
+    assert_eq!(body["data"][1]["index"], 1);
+    assert_eq!(
+        body["usage"],
+        json!({"prompt_tokens": 6, "total_tokens": 6})
+    );
+    let sent = app.fakes.router.last_embed.lock().clone().unwrap();
+    assert_eq!((sent.dimensions, sent.inputs.len()), (2, 2));
+    assert_eq!(sent.caller.unwrap().user_id, "u");
+
+    let r = app
+        .post_as(
+            "u",
+            "/v1/embeddings",
+            json!({"model": "e", "input": "a", "encoding_format": "base64", "dimensions": 1}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (_, body) = json_of(r).await;
+    // 1.0f32 little-endian.
+    assert_eq!(body["data"][0]["embedding"], "AACAPw==");
+}
+
+#[tokio::test]
+async fn models_in_openai_list_shape() {
+    let app = spawn_app().await;
+    let (status, body) = json_of(app.get_as("u", "/v1/models").send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["object"], "list");
+    assert_eq!(
+        body["data"][0],
+        json!({"id": "sota", "object": "model", "created": 0, "owned_by": "fluentedge"})
+    );
+    assert_eq!(body["data"].as_array().unwrap().len(), 3);
+}
