@@ -173,6 +173,20 @@ impl ConversationService for ConversationApi {
         }))
     }
 
+    async fn update_session(
+        &self,
+        request: Request<pb::UpdateSessionRequest>,
+    ) -> Result<Response<pb::Session>, Status> {
+        let subject = authenticated(&request)?;
+        let req = request.get_ref();
+        let session = self
+            .service
+            .update_session(&subject, &req.session_id, req.archived)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::session(session)))
+    }
+
     async fn delete_session(
         &self,
         request: Request<pb::DeleteSessionRequest>,

@@ -155,6 +155,29 @@ impl Conversations {
         })
     }
 
+    /// Archives or unarchives one of the learner's sessions; `None` changes nothing.
+    pub async fn update_session(
+        &self,
+        subject: &str,
+        id: &str,
+        archived: Option<bool>,
+    ) -> Result<Session, Error> {
+        self.check_ready()?;
+        let session_id = parse_session_id(id)?;
+        if let Some(archived) = archived {
+            let found = self
+                .inner
+                .store
+                .set_archived(subject, session_id, archived, self.now())
+                .await?;
+            if !found {
+                return Err(session_not_found(session_id));
+            }
+            tracing::info!(session_id = %session_id, archived, "session.updated");
+        }
+        self.session(subject, id).await
+    }
+
     pub async fn delete_session(&self, subject: &str, id: &str) -> Result<(), Error> {
         self.check_ready()?;
         let id = parse_session_id(id)?;

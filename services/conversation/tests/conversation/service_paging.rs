@@ -1,8 +1,8 @@
 //! Pagination (stable while rows arrive) and soft delete.
 
 use crate::support::{
-    ALICE, Backend, all_messages, as_, collect_stream, create_session, on_both_databases, send,
-    setup,
+    ALICE, BOB, Backend, all_messages, as_, collect_stream, create_session, on_both_databases,
+    send, setup,
 };
 use fluentedge_proto::conversation::v1 as pb;
 use tonic::Code;
@@ -10,6 +10,7 @@ use tonic::Code;
 on_both_databases!(
     message_pages_are_stable_while_messages_arrive,
     sessions_page_newest_first_and_soft_delete_hides_them,
+    archived_sessions_leave_the_default_list,
 );
 
 async fn message_pages_are_stable_while_messages_arrive(backend: Backend) {
@@ -202,5 +203,71 @@ async fn sessions_page_newest_first_and_soft_delete_hides_them(backend: Backend)
     assert_eq!(after.sessions.len(), 5);
     assert!(after.sessions.iter().all(|s| s.id != doomed.id));
     assert!(after.next_page_token.is_empty());
+    app.stop().await;
+}
+
+async fn archived_sessions_leave_the_default_list(backend: Backend) {
+    let (app, _router, mut client) = setup(backend, &[]).await;
+    let kept = create_session(&mut client, ALICE, "job_interview").await;
+    let archived = create_session(&mut client, ALICE, "hotel_check_in").await;
+    let update = |id: &str, archived: Option<bool>| pb::UpdateSessionRequest {
+        session_id: id.to_owned(),
+        archived,
+    };
+    let session = client
+        .update_session(as_(ALICE, update(&archived.id, Some(true))))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(session.archived);
+    // Another learner cannot archive it, nor learn that it exists.
+    let err = client
+        .update_session(as_(BOB, update(&kept.id, Some(true))))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+
+    let list = |include_archived| pb::ListSessionsRequest {
+        page_size: 10,
+        include_archived,
+        ..Default::default()
+    };
+    let default = client
+        .list_sessions(as_(ALICE, list(false)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        default
+            .sessions
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>(),
+        vec![kept.id.as_str()]
+    );
+    let all = client
+        .list_sessions(as_(ALICE, list(true)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.sessions.len(), 2);
+
+    // Unarchiving brings it back; an empty update changes nothing.
+    client
+        .update_session(as_(ALICE, update(&archived.id, Some(false))))
+        .await
+        .unwrap();
+    let unchanged = client
+        .update_session(as_(ALICE, update(&kept.id, None)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!unchanged.archived);
+    let default = client
+        .list_sessions(as_(ALICE, list(false)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(default.sessions.len(), 2);
     app.stop().await;
 }

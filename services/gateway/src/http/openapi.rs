@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         super::talk::create_session,
         super::talk::list_sessions,
         super::talk::get_session,
+        super::talk::update_session,
         super::talk::delete_session,
         super::talk::list_messages,
         super::talk::get_profile,

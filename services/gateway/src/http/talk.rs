@@ -29,7 +29,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/api/talk/sessions/{id}",
-            get(get_session).delete(delete_session),
+            get(get_session)
+                .patch(update_session)
+                .delete(delete_session),
         )
         .route("/api/talk/sessions/{id}/messages", get(list_messages))
         .route("/api/talk/profile", get(get_profile).patch(update_profile))
@@ -267,6 +269,31 @@ pub(super) async fn get_session(
                 .backends
                 .unary(pb::GetSessionRequest { session_id: id }),
         )
+        .await
+        .map_err(failed)?
+        .into_inner();
+    Ok(axum::Json(session.into()))
+}
+
+/// Archive or unarchive a session.
+#[utoipa::path(patch, path = "/api/talk/sessions/{id}", tag = "talk",
+    params(("id" = String, Path, description = "Session id")),
+    request_body = UpdateSessionBody,
+    responses((status = 200, body = SessionDto), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn update_session(
+    State(state): State<AppState>,
+    _caller: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateSessionBody>,
+) -> Result<axum::Json<SessionDto>, ApiError> {
+    let session = state
+        .backends
+        .conversation()
+        .update_session(state.backends.unary(pb::UpdateSessionRequest {
+            session_id: id,
+            archived: body.archived,
+        }))
         .await
         .map_err(failed)?
         .into_inner();

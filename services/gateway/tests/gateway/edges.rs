@@ -84,6 +84,7 @@ async fn openapi_documents_every_route() {
         ("/api/talk/sessions", "post"),
         ("/api/talk/sessions", "get"),
         ("/api/talk/sessions/{id}", "get"),
+        ("/api/talk/sessions/{id}", "patch"),
         ("/api/talk/sessions/{id}", "delete"),
         ("/api/talk/sessions/{id}/messages", "get"),
         ("/api/talk/profile", "get"),

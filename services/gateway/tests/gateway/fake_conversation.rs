@@ -245,6 +245,23 @@ impl conv::conversation_service_server::ConversationService for FakeConversation
         }))
     }
 
+    async fn update_session(
+        &self,
+        req: Request<conv::UpdateSessionRequest>,
+    ) -> Result<Response<conv::Session>, Status> {
+        let who = subject_of(self.seen.record("UpdateSession", &req))?;
+        let r = req.into_inner();
+        let mut session = self.owned_session(&who, &r.session_id)?;
+        if let Some(archived) = r.archived {
+            session.archived = archived;
+            self.state
+                .lock()
+                .sessions
+                .insert(r.session_id.clone(), (who, session.clone()));
+        }
+        Ok(Response::new(session))
+    }
+
     async fn delete_session(
         &self,
         req: Request<conv::DeleteSessionRequest>,

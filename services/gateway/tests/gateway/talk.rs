@@ -39,6 +39,32 @@ async fn sessions_messages_and_profile() {
     .await;
     assert_eq!((status, body["id"].as_str()), (200, Some(id.as_str())));
 
+    // Archiving: the owner can, another learner gets 404, a wrong type is a 400.
+    let patch = |sub: &str, body: serde_json::Value| {
+        app.http
+            .patch(app.url(&format!("/api/talk/sessions/{id}")))
+            .bearer_auth(learner(sub))
+            .json(&body)
+    };
+    let (status, body) = json_of(patch("a", json!({"archived": true})).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["archived"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    let (status, _) = json_of(patch("b", json!({"archived": true})).send().await.unwrap()).await;
+    assert_eq!(status, 404);
+    let (status, body) =
+        json_of(patch("a", json!({"archived": "yes"})).send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("archived"),
+        "{body}"
+    );
+
     let r = app
         .post_as(
             "a",

@@ -201,6 +201,14 @@ impl From<pb::Session> for SessionDto {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSessionBody {
+    /// true archives the session, false unarchives it; absent changes nothing.
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateSessionBody {
     /// A scenario id from `GET /api/talk/scenarios`.
     pub scenario_id: String,
