@@ -24,8 +24,7 @@ impl Micros {
         if whole.is_empty() && frac.is_empty() {
             return Err("empty amount".into());
         }
-        if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("{s:?} is not a non-negative decimal amount"));
         }
         if frac.len() > 6 {

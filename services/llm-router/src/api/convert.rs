@@ -1,0 +1,250 @@
+//! Proto ⇄ domain conversions for the `LlmRouter` RPCs. Invalid fields
+//! become INVALID_ARGUMENT naming the field.
+
+use fluentedge_proto::router::v1 as pb;
+use service_kit::{ErrorCode, ServiceError};
+
+use crate::engine::{
+    Caller, ChatCall, Completion, EmbedCall, Embedding, EngineError, EngineFrame, StreamFailure,
+};
+use crate::pricing::Cost;
+use crate::providers::{ChatRequest, EmbedRequest, FinishReason, Message, Role, TokenUsage};
+use crate::routing::{Candidate, ModelEntry, ModelKind, Target, Tier};
+
+/// A caller's request id, or a fresh one.
+fn request_id(given: &str) -> Result<String, ServiceError> {
+    let given = given.trim();
+    if given.is_empty() {
+        return Ok(uuid::Uuid::new_v4().to_string());
+    }
+    if given.len() > 128 || !given.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ServiceError::invalid(
+            "request_id: at most 128 printable ASCII characters",
+        ));
+    }
+    Ok(given.to_owned())
+}
+
+fn caller(c: Option<pb::CallerContext>) -> Caller {
+    let c = c.unwrap_or_default();
+    Caller {
+        user_id: c.user_id,
+        session_id: c.session_id,
+        service: c.service,
+    }
+}
+
+fn role(value: i32, index: usize) -> Result<Role, ServiceError> {
+    match pb::Role::try_from(value) {
+        Ok(pb::Role::System) => Ok(Role::System),
+        Ok(pb::Role::User) => Ok(Role::User),
+        Ok(pb::Role::Assistant) => Ok(Role::Assistant),
+        Ok(pb::Role::Unspecified) | Err(_) => Err(ServiceError::invalid(format!(
+            "messages[{index}].role: must be ROLE_SYSTEM, ROLE_USER or ROLE_ASSISTANT"
+        ))),
+    }
+}
+
+pub fn chat_call(req: pb::CompleteRequest) -> Result<ChatCall, ServiceError> {
+    let messages = req
+        .messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| Ok(Message::new(role(m.role, i)?, m.content)))
+        .collect::<Result<Vec<_>, ServiceError>>()?;
+    let model = req.model.trim();
+    let target = if !model.is_empty() {
+        Target::Model(model.to_owned())
+    } else {
+        match pb::Tier::try_from(req.tier) {
+            Ok(pb::Tier::Sota) => Target::Tier(Tier::Sota),
+            Ok(pb::Tier::CostEffective) => Target::Tier(Tier::CostEffective),
+            Ok(pb::Tier::Unspecified) => Target::Default,
+            Err(_) => {
+                return Err(ServiceError::invalid(format!(
+                    "tier: {} is not a tier",
+                    req.tier
+                )));
+            }
+        }
+    };
+    Ok(ChatCall {
+        request_id: request_id(&req.request_id)?,
+        target,
+        request: ChatRequest {
+            messages,
+            max_tokens: req.max_tokens,
+            temperature: req.temperature,
+            top_p: req.top_p,
+            stop: req.stop,
+        },
+        caller: caller(req.caller),
+    })
+}
+
+pub fn embed_call(req: pb::EmbedRequest) -> Result<EmbedCall, ServiceError> {
+    let model = req.model.trim();
+    Ok(EmbedCall {
+        request_id: request_id(&req.request_id)?,
+        model: (!model.is_empty()).then(|| model.to_owned()),
+        request: EmbedRequest {
+            inputs: req.inputs,
+            dimensions: (req.dimensions > 0).then_some(req.dimensions),
+        },
+        caller: caller(req.caller),
+    })
+}
+
+pub fn tier(t: Option<Tier>) -> i32 {
+    match t {
+        Some(Tier::Sota) => pb::Tier::Sota as i32,
+        Some(Tier::CostEffective) => pb::Tier::CostEffective as i32,
+        None => pb::Tier::Unspecified as i32,
+    }
+}
+
+pub fn finish_reason(f: FinishReason) -> i32 {
+    (match f {
+        FinishReason::Stop => pb::FinishReason::Stop,
+        FinishReason::Length => pb::FinishReason::Length,
+        FinishReason::ContentFilter => pb::FinishReason::ContentFilter,
+        FinishReason::ToolCalls => pb::FinishReason::ToolCalls,
+    }) as i32
+}
+
+pub fn usage(u: TokenUsage, cost: &Cost) -> pb::Usage {
+    pb::Usage {
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cost_micro_usd: cost.micros.0,
+        price_version: cost.price_version.to_string(),
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+pub fn completion(c: Completion) -> pb::CompleteResponse {
+    pb::CompleteResponse {
+        request_id: c.request_id,
+        provider: c.provider.to_string(),
+        model: c.model.to_string(),
+        content: c.content,
+        finish_reason: finish_reason(c.finish_reason),
+        usage: Some(usage(c.usage, &c.cost)),
+        served_tier: tier(c.served_tier),
+        attempts: c.attempts,
+        latency_ms: millis(c.latency),
+    }
+}
+
+pub fn embedding(e: Embedding) -> pb::EmbedResponse {
+    pb::EmbedResponse {
+        request_id: e.request_id,
+        provider: e.provider.to_string(),
+        model: e.model.to_string(),
+        embeddings: e
+            .embeddings
+            .into_iter()
+            .map(|values| pb::Embedding { values })
+            .collect(),
+        usage: Some(usage(e.usage, &e.cost)),
+    }
+}
+
+pub fn models(entries: Vec<ModelEntry>) -> pb::ListModelsResponse {
+    pb::ListModelsResponse {
+        models: entries
+            .into_iter()
+            .map(|m| pb::ModelInfo {
+                id: m.id,
+                kind: match m.kind {
+                    ModelKind::Chat => pb::ModelKind::Chat as i32,
+                    ModelKind::Embedding => pb::ModelKind::Embedding as i32,
+                },
+                tier: tier(m.tier),
+                candidates: m.candidates.iter().map(Candidate::to_string).collect(),
+            })
+            .collect(),
+    }
+}
+
+pub fn error(e: EngineError) -> ServiceError {
+    match e {
+        EngineError::Invalid { .. } => ServiceError::invalid(e.to_string()),
+        EngineError::AllProvidersFailed { .. } => {
+            ServiceError::new(ErrorCode::AllProvidersFailed, e.to_string())
+        }
+    }
+}
+
+/// The error frame of a failed stream, coded as the same failure would be
+/// on a unary call.
+pub fn stream_error(
+    code: ErrorCode,
+    message: String,
+    usage: Option<pb::Usage>,
+) -> pb::StreamCompleteResponse {
+    pb::StreamCompleteResponse {
+        frame: Some(pb::stream_complete_response::Frame::Error(
+            pb::StreamError {
+                grpc_code: code.grpc_code() as u32,
+                reason: code.reason().to_owned(),
+                message,
+                usage,
+            },
+        )),
+    }
+}
+
+pub fn frame(f: EngineFrame) -> pb::StreamCompleteResponse {
+    use pb::stream_complete_response::Frame;
+    let frame = match f {
+        EngineFrame::Start {
+            request_id,
+            provider,
+            model,
+            served_tier,
+        } => Frame::Start(pb::StreamStart {
+            request_id,
+            provider: provider.to_string(),
+            model: model.to_string(),
+            served_tier: tier(served_tier),
+        }),
+        EngineFrame::Delta(text) => Frame::Delta(pb::TextDelta { text }),
+        EngineFrame::End {
+            finish_reason: f,
+            usage: u,
+            cost,
+            attempts,
+            latency,
+        } => Frame::End(pb::StreamEnd {
+            finish_reason: finish_reason(f),
+            usage: Some(usage(u, &cost)),
+            attempts,
+            latency_ms: millis(latency),
+        }),
+        EngineFrame::Error {
+            failure,
+            usage: u,
+            cost,
+        } => {
+            let (code, message) = match failure {
+                StreamFailure::AllProvidersFailed { message } => {
+                    (ErrorCode::AllProvidersFailed, message)
+                }
+                StreamFailure::Interrupted { provider, error } => (
+                    ErrorCode::StreamInterrupted,
+                    format!(
+                        "{provider} stream interrupted: {} ({})",
+                        error.kind().reason(),
+                        error.message()
+                    ),
+                ),
+            };
+            return stream_error(code, message, Some(usage(u, &cost)));
+        }
+    };
+    pb::StreamCompleteResponse { frame: Some(frame) }
+}

@@ -1,0 +1,312 @@
+//! The budget in Redis, shared by every router replica: one Lua script per
+//! operation, so a reserve and a settle are one round trip each and atomic.
+//! All keys of a period share the hash tag `{<prefix>budget:<YYYY-MM>}`, so the
+//! scripts run unchanged on Redis Cluster. Every command is bounded by the
+//! client's command timeout (see `clients::redis::connect`).
+
+use super::period::Period;
+use super::store::{
+    BudgetStore, KEEP_AFTER_PERIOD, ReserveOutcome, ReserveRequest, SettleOutcome, SettleRequest,
+    StoreError, StoreSnapshot, StoreTtls, from_millis, millis, new_epoch,
+};
+use crate::clients::redis::{LuaScript, describe};
+use crate::money::Micros;
+use chrono::{DateTime, Utc};
+use fred::prelude::{Client, ClientLike, Value};
+use std::time::Duration;
+
+macro_rules! script {
+    ($file:literal) => {
+        LuaScript::new(concat!(
+            include_str!("lua/common.lua"),
+            "\n",
+            include_str!(concat!("lua/", $file))
+        ))
+    };
+}
+
+static RESERVE: LuaScript = script!("reserve.lua");
+static SETTLE: LuaScript = script!("settle.lua");
+static SNAPSHOT: LuaScript = script!("snapshot.lua");
+static INITIALIZE: LuaScript = script!("initialize.lua");
+static RESET: LuaScript = script!("reset.lua");
+
+pub struct RedisBudgetStore {
+    client: Client,
+    prefix: String,
+    ttls: StoreTtls,
+    timeout: Duration,
+}
+
+struct Keys {
+    state: String,
+    resv: String,
+    resv_exp: String,
+}
+
+impl RedisBudgetStore {
+    /// `client` from `clients::redis::connect`; `timeout` is its command timeout
+    /// (only used to word errors).
+    pub fn new(
+        client: Client,
+        prefix: impl Into<String>,
+        ttls: StoreTtls,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            client,
+            prefix: prefix.into(),
+            ttls,
+            timeout,
+        }
+    }
+
+    fn tag(&self, period: &Period) -> String {
+        format!("{{{}budget:{}}}", self.prefix, period.key)
+    }
+
+    fn keys(&self, period: &Period) -> Keys {
+        let tag = self.tag(period);
+        Keys {
+            state: format!("{tag}:state"),
+            resv: format!("{tag}:resv"),
+            resv_exp: format!("{tag}:resv_exp"),
+        }
+    }
+
+    fn done_key(&self, period: &Period, request_id: &str) -> String {
+        format!("{}:done:{request_id}", self.tag(period))
+    }
+
+    fn expire_at(period: &Period) -> String {
+        millis(period.end + KEEP_AFTER_PERIOD).to_string()
+    }
+
+    async fn run(
+        &self,
+        script: &LuaScript,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<Vec<Value>, StoreError> {
+        match script.run(&self.client, keys, args).await {
+            Ok(Value::Array(items)) => Ok(items),
+            Ok(Value::Integer(i)) => Ok(vec![Value::Integer(i)]),
+            Ok(other) => Err(StoreError::Protocol(format!("{:?}", other.kind()))),
+            Err(e) => Err(StoreError::Unavailable(describe(&e, self.timeout))),
+        }
+    }
+}
+
+fn tag_of(items: &[Value]) -> Result<String, StoreError> {
+    items
+        .first()
+        .and_then(Value::as_string)
+        .ok_or_else(|| StoreError::Protocol("reply without a tag".into()))
+}
+
+fn int_at(items: &[Value], i: usize) -> Result<i64, StoreError> {
+    items
+        .get(i)
+        .and_then(Value::as_i64)
+        .ok_or_else(|| StoreError::Protocol(format!("reply item {i} is not an integer")))
+}
+
+fn str_at(items: &[Value], i: usize) -> Result<String, StoreError> {
+    items
+        .get(i)
+        .and_then(Value::as_string)
+        .ok_or_else(|| StoreError::Protocol(format!("reply item {i} is not a string")))
+}
+
+fn totals(items: &[Value]) -> Result<(Micros, Micros), StoreError> {
+    Ok((Micros(int_at(items, 1)?), Micros(int_at(items, 2)?)))
+}
+
+fn snapshot_of(items: &[Value]) -> Result<Option<StoreSnapshot>, StoreError> {
+    match tag_of(items)?.as_str() {
+        "absent" => Ok(None),
+        "present" => Ok(Some(StoreSnapshot {
+            spent: Micros(int_at(items, 1)?),
+            reserved: Micros(int_at(items, 2)?),
+            reservations: u64::try_from(int_at(items, 3)?).unwrap_or(0),
+            window_start: from_millis(int_at(items, 4)?),
+            epoch: str_at(items, 5)?,
+        })),
+        other => Err(StoreError::Protocol(format!("snapshot tag {other:?}"))),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    d.as_millis().to_string()
+}
+
+#[async_trait::async_trait]
+impl BudgetStore for RedisBudgetStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn reserve(&self, req: &ReserveRequest<'_>) -> Result<ReserveOutcome, StoreError> {
+        let k = self.keys(req.period);
+        let now = millis(req.now);
+        let expires = now
+            .saturating_add(i64::try_from(self.ttls.reservation.as_millis()).unwrap_or(i64::MAX));
+        let items = self
+            .run(
+                &RESERVE,
+                vec![
+                    k.state,
+                    k.resv,
+                    k.resv_exp,
+                    self.done_key(req.period, req.request_id),
+                ],
+                vec![
+                    req.request_id.to_owned(),
+                    req.amount.0.to_string(),
+                    req.limit.0.to_string(),
+                    req.block_at.0.to_string(),
+                    now.to_string(),
+                    expires.to_string(),
+                    Self::expire_at(req.period),
+                ],
+            )
+            .await?;
+        Ok(match tag_of(&items)?.as_str() {
+            "needs_rebuild" => ReserveOutcome::NeedsRebuild,
+            "admitted" => {
+                let (spent, reserved) = totals(&items)?;
+                ReserveOutcome::Admitted {
+                    spent,
+                    reserved,
+                    epoch: str_at(&items, 3)?,
+                }
+            }
+            "already_settled" => {
+                let (spent, reserved) = totals(&items)?;
+                ReserveOutcome::AlreadySettled { spent, reserved }
+            }
+            "already_reserved" => {
+                let (spent, reserved) = totals(&items)?;
+                ReserveOutcome::AlreadyReserved { spent, reserved }
+            }
+            "blocked" => {
+                let (spent, reserved) = totals(&items)?;
+                ReserveOutcome::Blocked { spent, reserved }
+            }
+            "would_exceed" => {
+                let (spent, reserved) = totals(&items)?;
+                ReserveOutcome::WouldExceed { spent, reserved }
+            }
+            other => return Err(StoreError::Protocol(format!("reserve tag {other:?}"))),
+        })
+    }
+
+    async fn settle(&self, req: &SettleRequest<'_>) -> Result<SettleOutcome, StoreError> {
+        let k = self.keys(req.period);
+        let items = self
+            .run(
+                &SETTLE,
+                vec![
+                    k.state,
+                    k.resv,
+                    k.resv_exp,
+                    self.done_key(req.period, req.request_id),
+                ],
+                vec![
+                    req.request_id.to_owned(),
+                    req.actual.0.to_string(),
+                    millis(req.now).to_string(),
+                    req.epoch.unwrap_or("").to_owned(),
+                    ms(self.ttls.tombstone),
+                    if req.release_only { "1" } else { "0" }.to_owned(),
+                ],
+            )
+            .await?;
+        Ok(match tag_of(&items)?.as_str() {
+            "needs_rebuild" => SettleOutcome::NeedsRebuild,
+            "stale" => SettleOutcome::Stale,
+            "already_settled" => {
+                let (spent, reserved) = totals(&items)?;
+                SettleOutcome::AlreadySettled { spent, reserved }
+            }
+            "settled" => {
+                let (spent, reserved) = totals(&items)?;
+                SettleOutcome::Settled {
+                    spent,
+                    reserved,
+                    had_reservation: int_at(&items, 3)? == 1,
+                }
+            }
+            other => return Err(StoreError::Protocol(format!("settle tag {other:?}"))),
+        })
+    }
+
+    async fn snapshot(
+        &self,
+        period: &Period,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoreSnapshot>, StoreError> {
+        let k = self.keys(period);
+        let items = self
+            .run(
+                &SNAPSHOT,
+                vec![k.state, k.resv, k.resv_exp],
+                vec![millis(now).to_string()],
+            )
+            .await?;
+        snapshot_of(&items)
+    }
+
+    async fn initialize(
+        &self,
+        period: &Period,
+        spent: Micros,
+        window_start: DateTime<Utc>,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let k = self.keys(period);
+        let items = self
+            .run(
+                &INITIALIZE,
+                vec![k.state, k.resv, k.resv_exp],
+                vec![
+                    spent.0.to_string(),
+                    millis(window_start).to_string(),
+                    new_epoch(),
+                    Self::expire_at(period),
+                ],
+            )
+            .await?;
+        Ok(int_at(&items, 0)? == 1)
+    }
+
+    async fn reset(
+        &self,
+        period: &Period,
+        window_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<StoreSnapshot, StoreError> {
+        let k = self.keys(period);
+        let items = self
+            .run(
+                &RESET,
+                vec![k.state, k.resv, k.resv_exp],
+                vec![
+                    millis(window_start).to_string(),
+                    new_epoch(),
+                    Self::expire_at(period),
+                    millis(now).to_string(),
+                ],
+            )
+            .await?;
+        snapshot_of(&items)?.ok_or_else(|| StoreError::Protocol("reset left no state".into()))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client
+            .ping::<Value>(None)
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(describe(&e, self.timeout)))
+    }
+}

@@ -1,0 +1,152 @@
+//! Settling calls, and settles that wait for the store to come back.
+
+use super::admission::Admission;
+use super::breaker::BudgetBreaker;
+use super::error::BudgetError;
+use super::period::Period;
+use super::store::{SettleOutcome, SettleRequest};
+use crate::money::Micros;
+use chrono::{DateTime, Utc};
+
+/// Settles waiting for the store beyond this many are dropped (the ledger still has them).
+const MAX_PENDING_SETTLES: usize = 100_000;
+
+/// A settle (or the clean-up of a reserve whose answer was lost) waiting for
+/// the store to answer again.
+#[derive(Debug)]
+pub(super) struct PendingSettle {
+    pub(super) period: Period,
+    pub(super) request_id: String,
+    /// The reservation's epoch: the cost is added only within it.
+    pub(super) epoch: Option<String>,
+    pub(super) actual: Micros,
+    pub(super) release_only: bool,
+    pub(super) queued_at: DateTime<Utc>,
+}
+
+impl BudgetBreaker {
+    pub(super) async fn settle_admission(
+        &self,
+        adm: &Admission,
+        actual: Micros,
+    ) -> Result<(), BudgetError> {
+        let actual = actual.max(Micros::ZERO);
+        for attempt in 0..2 {
+            let req = SettleRequest {
+                period: &adm.period,
+                request_id: &adm.request_id,
+                actual,
+                // Synchronous settle: the usage record is not in the ledger yet,
+                // so the cost belongs in whatever state exists now.
+                epoch: None,
+                release_only: false,
+                now: self.clock.now(),
+            };
+            match self.bounded(self.store.settle(&req)).await {
+                Ok(SettleOutcome::Settled {
+                    spent,
+                    reserved,
+                    had_reservation,
+                }) => {
+                    if !had_reservation && actual > Micros::ZERO {
+                        tracing::warn!(request_id = %adm.request_id, "budget.settled_after_expiry");
+                    }
+                    self.observe(&adm.period, spent, reserved);
+                    return Ok(());
+                }
+                Ok(SettleOutcome::AlreadySettled { .. } | SettleOutcome::Stale) => return Ok(()),
+                Ok(SettleOutcome::NeedsRebuild) if attempt == 0 => {
+                    if let Err(e) = self.rebuild(&adm.period).await {
+                        // The state will be rebuilt from the ledger, which will
+                        // have this call's record: nothing to queue.
+                        tracing::warn!(request_id = %adm.request_id, error = %e, "budget.settle_deferred_to_ledger");
+                        return Err(e);
+                    }
+                }
+                Ok(SettleOutcome::NeedsRebuild) => {
+                    return Err(BudgetError::Unavailable("budget state missing".into()));
+                }
+                Err(e) => {
+                    tracing::warn!(request_id = %adm.request_id, cost = %actual, "budget.settle_queued");
+                    self.queue(PendingSettle {
+                        period: adm.period.clone(),
+                        request_id: adm.request_id.clone(),
+                        epoch: Some(adm.epoch.clone()),
+                        actual,
+                        release_only: false,
+                        queued_at: self.clock.now(),
+                    });
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn queue(&self, item: PendingSettle) {
+        let mut pending = self.pending.lock();
+        if pending.len() >= MAX_PENDING_SETTLES {
+            // A lost clean-up only delays the reservation's expiry; a lost
+            // settle leaves the cost to the ledger (the next rebuild).
+            if !item.release_only {
+                tracing::error!(request_id = %item.request_id, "budget.settle_dropped");
+            }
+            return;
+        }
+        pending.push(item);
+    }
+
+    /// Number of settles waiting for the store to come back.
+    pub fn pending_settles(&self) -> usize {
+        self.pending.lock().len()
+    }
+
+    /// Retries queued settles (each only within its reservation's epoch).
+    /// Returns how many are still waiting.
+    pub async fn flush_pending(&self) -> usize {
+        let queued = std::mem::take(&mut *self.pending.lock());
+        let tombstone = chrono::Duration::from_std(self.config.reservation_ttl * 2)
+            .unwrap_or(chrono::Duration::MAX);
+        let mut keep = Vec::new();
+        let mut store_down = false;
+        for p in queued {
+            if store_down {
+                keep.push(p);
+                continue;
+            }
+            if self.clock.now() - p.queued_at > tombstone {
+                // Its tombstone may be gone: applying it could count it twice.
+                // (A clean-up this old is moot: the reservation expired.)
+                if !p.release_only {
+                    tracing::error!(request_id = %p.request_id, "budget.settle_abandoned");
+                }
+                continue;
+            }
+            let req = SettleRequest {
+                period: &p.period,
+                request_id: &p.request_id,
+                actual: p.actual,
+                epoch: p.epoch.as_deref(),
+                release_only: p.release_only,
+                now: self.clock.now(),
+            };
+            match self.bounded(self.store.settle(&req)).await {
+                Ok(SettleOutcome::Settled {
+                    spent, reserved, ..
+                }) => {
+                    self.observe(&p.period, spent, reserved);
+                }
+                Ok(outcome) => {
+                    tracing::info!(request_id = %p.request_id, outcome = ?outcome, "budget.settle_superseded");
+                }
+                Err(_) => {
+                    store_down = true;
+                    keep.push(p);
+                }
+            }
+        }
+        let mut pending = self.pending.lock();
+        pending.extend(keep);
+        pending.len()
+    }
+}

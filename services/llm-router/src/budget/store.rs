@@ -1,0 +1,180 @@
+//! Where the month's budget state lives: Redis (shared by every replica) or
+//! process memory (one replica). Both implement the same semantics, checked by
+//! one conformance suite:
+//!
+//! - A period's state exists only once initialised (from the ledger); until
+//!   then every reserve and settle answers `NeedsRebuild`: an empty store is
+//!   never read as "nothing spent".
+//! - `reserve` first frees expired reservations, is idempotent by request id,
+//!   and admits only when `spent < block_at` and `spent + reserved + amount ≤ limit`,
+//!   atomically, so concurrent callers on any number of replicas cannot
+//!   overshoot the limit.
+//! - `settle` releases the reservation, adds the actual cost and leaves a
+//!   tombstone so a repeated settle (or a late duplicate reserve) is a no-op.
+//! - Every state initialisation gets a fresh epoch; a settle naming an older
+//!   epoch releases but does not add (the rebuild from the ledger already counts it).
+
+use super::period::Period;
+use crate::money::Micros;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store did not answer in time or is unreachable.
+    #[error("budget store unavailable: {0}")]
+    Unavailable(String),
+    /// The store answered something this code does not understand.
+    #[error("budget store returned an unexpected reply: {0}")]
+    Protocol(String),
+}
+
+/// One reservation of the worst-case cost of a call.
+#[derive(Debug, Clone)]
+pub struct ReserveRequest<'a> {
+    pub period: &'a Period,
+    pub request_id: &'a str,
+    pub amount: Micros,
+    pub limit: Micros,
+    /// The spend at which the period is OPEN (see `Thresholds::block_at`).
+    pub block_at: Micros,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveOutcome {
+    /// Reserved; the totals include this reservation.
+    Admitted {
+        spent: Micros,
+        reserved: Micros,
+        epoch: String,
+    },
+    /// This request id already holds a reservation.
+    AlreadyReserved { spent: Micros, reserved: Micros },
+    /// This request id was already settled or released.
+    AlreadySettled { spent: Micros, reserved: Micros },
+    /// The worst case does not fit under the limit.
+    WouldExceed { spent: Micros, reserved: Micros },
+    /// The period is OPEN.
+    Blocked { spent: Micros, reserved: Micros },
+    /// No state for this period: rebuild it from the ledger first.
+    NeedsRebuild,
+}
+
+#[derive(Debug, Clone)]
+pub struct SettleRequest<'a> {
+    pub period: &'a Period,
+    pub request_id: &'a str,
+    pub actual: Micros,
+    /// `Some`: add the cost only if the state still has this epoch.
+    pub epoch: Option<&'a str>,
+    /// Only free the reservation if one is held: no spend, no tombstone (the
+    /// clean-up after a reserve whose answer was lost; the caller may retry
+    /// the same request id).
+    pub release_only: bool,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettleOutcome {
+    Settled {
+        spent: Micros,
+        reserved: Micros,
+        /// False when the reservation had expired (the cost is added anyway).
+        had_reservation: bool,
+    },
+    AlreadySettled {
+        spent: Micros,
+        reserved: Micros,
+    },
+    /// The state was rebuilt since the reservation: released, cost not added.
+    Stale,
+    NeedsRebuild,
+}
+
+/// A period's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSnapshot {
+    pub spent: Micros,
+    pub reserved: Micros,
+    /// Reservations held.
+    pub reservations: u64,
+    /// Start of the counting window: the period start or the latest reset.
+    pub window_start: DateTime<Utc>,
+    pub epoch: String,
+}
+
+/// Lifetimes of the store's entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreTtls {
+    /// An unsettled reservation frees itself after this.
+    pub reservation: Duration,
+    /// How long a settled request id is remembered (duplicate protection).
+    pub tombstone: Duration,
+}
+
+impl StoreTtls {
+    /// Tombstones outlive reservations threefold, so a late duplicate of a
+    /// reserve or settle still finds its request id settled.
+    pub fn for_reservation_ttl(reservation: Duration) -> Self {
+        Self {
+            reservation,
+            tombstone: reservation.saturating_mul(3),
+        }
+    }
+}
+
+/// Days the period's keys are kept after its end (for GetBudget of last month
+/// and late settles); then they expire by themselves.
+pub const KEEP_AFTER_PERIOD: chrono::Duration = chrono::Duration::days(40);
+
+#[async_trait::async_trait]
+pub trait BudgetStore: Send + Sync {
+    /// `"redis"` or `"memory"` (shown by GetBudget).
+    fn kind(&self) -> &'static str;
+
+    async fn reserve(&self, req: &ReserveRequest<'_>) -> Result<ReserveOutcome, StoreError>;
+
+    async fn settle(&self, req: &SettleRequest<'_>) -> Result<SettleOutcome, StoreError>;
+
+    /// The period's state (expired reservations freed first), `None` when absent.
+    async fn snapshot(
+        &self,
+        period: &Period,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoreSnapshot>, StoreError>;
+
+    /// Creates the period's state with `spent` counted since `window_start`,
+    /// only if absent. `true` when this call created it.
+    async fn initialize(
+        &self,
+        period: &Period,
+        spent: Micros,
+        window_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Starts a new window at `window_start`: spent becomes zero; calls in
+    /// flight keep their reservations.
+    async fn reset(
+        &self,
+        period: &Period,
+        window_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<StoreSnapshot, StoreError>;
+
+    /// Whether the store answers (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+pub(crate) fn new_epoch() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

@@ -1,0 +1,18 @@
+//! llm-router resilience: retries, provider breakers, the budget breaker,
+//! usage delivery and the admin RPCs. Needs Redis (127.0.0.1:6379, unique key
+//! prefixes per test) and `redis-server` on PATH for the outage tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod admin;
+mod breaker;
+mod budget_breaker;
+mod budget_exactness;
+mod budget_store;
+mod delivery;
+mod ledger_grpc;
+mod logs;
+mod outbox;
+mod redis_outage;
+mod retry;
