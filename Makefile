@@ -14,7 +14,6 @@ run: ## build and run the whole suite on embedded defaults (Ctrl-C stops it)
 test: ## every test: unit, integration (PostgreSQL + Redis on loopback), end-to-end
 	$(CARGO) build --workspace --bins
 	$(CARGO) nextest run --workspace --no-fail-fast
-	$(CARGO) test --workspace --doc
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
