@@ -1,6 +1,10 @@
-//! llm-router integration tests: every vendor client against the provider
-//! simulator (requests, responses, streams, usage, error classes), the
-//! engine's fallback and accounting, and the gRPC surface on port 0.
+//! llm-router integration tests, one binary: every vendor client against the
+//! provider simulator (requests, responses, streams, usage, error classes),
+//! the engine's fallback, the gRPC surface on port 0, the resilience and
+//! budget modules (`resilience/`), and the whole call path end to end
+//! (`calls_*`: the router with real Redis and the real usage-accounting).
+//! Needs PostgreSQL and Redis on loopback, `redis-server` and `grpcurl` on
+//! PATH, and the workspace binaries built (`cargo build --workspace --bins`).
 
 // Test helpers fail loudly on purpose, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -8,12 +12,25 @@
 #[path = "router/support.rs"]
 mod support;
 
+#[path = "router/stack.rs"]
+mod stack;
+
+mod resilience;
+
 #[path = "router/anthropic.rs"]
 mod anthropic;
 #[path = "router/azure.rs"]
 mod azure;
 #[path = "router/bedrock.rs"]
 mod bedrock;
+#[path = "router/calls_admin.rs"]
+mod calls_admin;
+#[path = "router/calls_budget.rs"]
+mod calls_budget;
+#[path = "router/calls_ledger.rs"]
+mod calls_ledger;
+#[path = "router/calls_resilience.rs"]
+mod calls_resilience;
 #[path = "router/engine.rs"]
 mod engine;
 #[path = "router/grpc.rs"]

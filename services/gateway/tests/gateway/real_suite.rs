@@ -335,7 +335,6 @@ async fn real_suite_serves_usage_reports() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs llm-router RouterAdmin GetBudget/ListProviders/ResetBudget"]
 async fn real_suite_serves_the_router_admin_api() {
     let suite = spawn_suite().await;
     let (status, budget) = suite.get("admin-ops", "/api/v1/admin/budget").await;

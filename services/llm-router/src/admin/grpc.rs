@@ -134,6 +134,7 @@ impl RouterAdmin for RouterAdminApi {
         let (previous, current) = self
             .service
             .set_provider_override(&req.provider, &actor_of(&req.actor), &req.reason)
+            .await
             .map_err(status)?;
         Ok(Response::new(pb::SetProviderOverrideResponse {
             previous: previous.unwrap_or_default(),

@@ -4,8 +4,12 @@
 //! Every mutation writes an `audit` log line: actor, action, before, after.
 
 pub mod grpc;
+pub mod pin_store;
+
+pub use pin_store::{PinStore, PinStoreError, RedisPinStore, sync_pin};
 
 use crate::budget::{BudgetBreaker, BudgetError, BudgetStatus};
+use crate::engine::PinSource;
 use crate::resilience::{BreakerSnapshot, Breakers};
 use arc_swap::ArcSwapOption;
 use service_kit::{ErrorCode, ServiceError};
@@ -41,8 +45,15 @@ impl ProviderOverride {
         self.cell.load_full()
     }
 
-    fn replace(&self, value: Option<String>) -> Option<Arc<String>> {
+    pub(crate) fn replace(&self, value: Option<String>) -> Option<Arc<String>> {
         self.cell.swap(value.map(Arc::new))
+    }
+}
+
+/// The engine reads the pin on every call.
+impl PinSource for ProviderOverride {
+    fn pinned(&self) -> Option<Arc<str>> {
+        self.cell.load().as_deref().map(|p| Arc::from(p.as_str()))
     }
 }
 
@@ -66,12 +77,15 @@ pub enum AdminError {
     Invalid(String),
     #[error(transparent)]
     Budget(#[from] BudgetError),
+    #[error(transparent)]
+    PinStore(#[from] PinStoreError),
 }
 
 impl From<AdminError> for ServiceError {
     fn from(e: AdminError) -> Self {
         match e {
             AdminError::Budget(b) => b.into(),
+            AdminError::PinStore(p) => ServiceError::new(ErrorCode::Unavailable, p.to_string()),
             other => ServiceError::new(ErrorCode::InvalidArgument, other.to_string()),
         }
     }
@@ -82,6 +96,7 @@ pub struct AdminService {
     breakers: Arc<Breakers>,
     providers: Vec<ProviderInfo>,
     pinned: Arc<ProviderOverride>,
+    pin_store: Option<Arc<dyn PinStore>>,
 }
 
 impl AdminService {
@@ -97,7 +112,14 @@ impl AdminService {
             breakers,
             providers,
             pinned,
+            pin_store: None,
         }
+    }
+
+    /// Shares the pin with the other replicas through `store`.
+    pub fn with_pin_store(mut self, store: Arc<dyn PinStore>) -> Self {
+        self.pin_store = Some(store);
+        self
     }
 
     pub async fn get_budget(&self) -> Result<BudgetStatus, AdminError> {
@@ -127,8 +149,9 @@ impl AdminService {
         }
     }
 
-    /// Pins `provider` as the primary (empty: clears the pin). Returns (before, after).
-    pub fn set_provider_override(
+    /// Pins `provider` as the primary (empty: clears the pin), on every
+    /// replica when the pin is shared. Returns (before, after).
+    pub async fn set_provider_override(
         &self,
         provider: &str,
         actor: &str,
@@ -160,6 +183,9 @@ impl AdminService {
             }
             Some(provider.to_owned())
         };
+        if let Some(store) = &self.pin_store {
+            store.save(next.as_deref()).await?;
+        }
         let before = self
             .pinned
             .replace(next.clone())

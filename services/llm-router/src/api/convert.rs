@@ -3,6 +3,7 @@
 
 use fluentedge_proto::router::v1 as pb;
 use service_kit::{ErrorCode, ServiceError};
+use tokio::time::Instant;
 
 use crate::engine::{
     Caller, ChatCall, Completion, EmbedCall, Embedding, EngineError, EngineFrame, StreamFailure,
@@ -45,7 +46,10 @@ fn role(value: i32, index: usize) -> Result<Role, ServiceError> {
     }
 }
 
-pub fn chat_call(req: pb::CompleteRequest) -> Result<ChatCall, ServiceError> {
+pub fn chat_call(
+    req: pb::CompleteRequest,
+    deadline: Option<Instant>,
+) -> Result<ChatCall, ServiceError> {
     let messages = req
         .messages
         .into_iter()
@@ -79,10 +83,14 @@ pub fn chat_call(req: pb::CompleteRequest) -> Result<ChatCall, ServiceError> {
             stop: req.stop,
         },
         caller: caller(req.caller),
+        deadline,
     })
 }
 
-pub fn embed_call(req: pb::EmbedRequest) -> Result<EmbedCall, ServiceError> {
+pub fn embed_call(
+    req: pb::EmbedRequest,
+    deadline: Option<Instant>,
+) -> Result<EmbedCall, ServiceError> {
     let model = req.model.trim();
     Ok(EmbedCall {
         request_id: request_id(&req.request_id)?,
@@ -92,6 +100,7 @@ pub fn embed_call(req: pb::EmbedRequest) -> Result<EmbedCall, ServiceError> {
             dimensions: (req.dimensions > 0).then_some(req.dimensions),
         },
         caller: caller(req.caller),
+        deadline,
     })
 }
 
@@ -175,6 +184,10 @@ pub fn error(e: EngineError) -> ServiceError {
         EngineError::Invalid { .. } => ServiceError::invalid(e.to_string()),
         EngineError::AllProvidersFailed { .. } => {
             ServiceError::new(ErrorCode::AllProvidersFailed, e.to_string())
+        }
+        EngineError::Budget(b) => b.into(),
+        EngineError::UsageBacklog { .. } => {
+            ServiceError::new(ErrorCode::Unavailable, e.to_string())
         }
     }
 }

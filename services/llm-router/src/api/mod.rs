@@ -3,12 +3,14 @@
 mod convert;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use fluentedge_proto::router::v1 as pb;
 use futures::StreamExt;
 use pb::llm_router_server::LlmRouter;
-use pb::router_admin_server::RouterAdmin;
+use tokio::time::Instant;
 use tonic::codegen::BoxStream;
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
@@ -25,13 +27,36 @@ impl RouterApi {
     }
 }
 
+/// The caller's deadline from its `grpc-timeout` header ("<= 8 digits" and a
+/// unit: H, M, S, m, u, n), so retries stop before the caller gives up.
+fn deadline(metadata: &MetadataMap) -> Option<Instant> {
+    let raw = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let split = raw.len().checked_sub(1)?;
+    let (digits, unit) = raw.split_at(split);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let value: u64 = digits.parse().ok()?;
+    let timeout = match unit {
+        "H" => Duration::from_secs(value.saturating_mul(3600)),
+        "M" => Duration::from_secs(value.saturating_mul(60)),
+        "S" => Duration::from_secs(value),
+        "m" => Duration::from_millis(value),
+        "u" => Duration::from_micros(value),
+        "n" => Duration::from_nanos(value),
+        _ => return None,
+    };
+    Instant::now().checked_add(timeout)
+}
+
 #[tonic::async_trait]
 impl LlmRouter for RouterApi {
     async fn complete(
         &self,
         request: Request<pb::CompleteRequest>,
     ) -> Result<Response<pb::CompleteResponse>, Status> {
-        let call = convert::chat_call(request.into_inner())?;
+        let deadline = deadline(request.metadata());
+        let call = convert::chat_call(request.into_inner(), deadline)?;
         let completion = self
             .engine
             .complete(call)
@@ -44,10 +69,12 @@ impl LlmRouter for RouterApi {
         &self,
         request: Request<pb::CompleteRequest>,
     ) -> Result<Response<BoxStream<pb::StreamCompleteResponse>>, Status> {
-        let call = convert::chat_call(request.into_inner())?;
+        let deadline = deadline(request.metadata());
+        let call = convert::chat_call(request.into_inner(), deadline)?;
         let frames = self
             .engine
             .stream(call)
+            .await
             .map_err(|e| convert::error(e).into_status())?;
         // Frames are produced while tonic polls the response, outside the
         // handler: keep the request's span (request id, trace) around them.
@@ -65,7 +92,8 @@ impl LlmRouter for RouterApi {
         &self,
         request: Request<pb::EmbedRequest>,
     ) -> Result<Response<pb::EmbedResponse>, Status> {
-        let call = convert::embed_call(request.into_inner())?;
+        let deadline = deadline(request.metadata());
+        let call = convert::embed_call(request.into_inner(), deadline)?;
         let embedding = self
             .engine
             .embed(call)
@@ -82,8 +110,26 @@ impl LlmRouter for RouterApi {
     }
 }
 
-/// RPCs not implemented yet answer UNIMPLEMENTED (the generated defaults).
-pub struct AdminApi;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[tonic::async_trait]
-impl RouterAdmin for AdminApi {}
+    fn with_timeout(value: &str) -> MetadataMap {
+        let mut m = MetadataMap::new();
+        m.insert("grpc-timeout", value.parse().unwrap());
+        m
+    }
+
+    #[test]
+    fn reads_the_grpc_timeout_header() {
+        let now = Instant::now();
+        let d = deadline(&with_timeout("1500m")).unwrap();
+        assert!(d >= now + Duration::from_millis(1500));
+        assert!(d <= Instant::now() + Duration::from_millis(1500));
+        assert!(deadline(&with_timeout("2S")).unwrap() >= now + Duration::from_secs(2));
+        for bad in ["", "m", "123456789S", "10x", "-1S"] {
+            assert!(deadline(&with_timeout(bad)).is_none(), "{bad}");
+        }
+        assert!(deadline(&MetadataMap::new()).is_none());
+    }
+}

@@ -24,11 +24,6 @@ use parking_lot::Mutex;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
-/// After a failed rebuild, calls fail fast for this long instead of each
-/// asking the ledger again.
-const REBUILD_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default)]
 struct Observed {
@@ -40,10 +35,10 @@ pub struct BudgetBreaker {
     pub(super) config: BudgetConfig,
     thresholds: Thresholds,
     pub(super) store: Arc<dyn BudgetStore>,
-    ledger: Arc<dyn SpendSource>,
+    pub(super) ledger: Arc<dyn SpendSource>,
     pub(super) clock: SharedClock,
     /// Held while rebuilding; remembers the latest failure (period, when, why).
-    rebuild: tokio::sync::Mutex<Option<(String, tokio::time::Instant, String)>>,
+    pub(super) rebuild: tokio::sync::Mutex<Option<(String, tokio::time::Instant, String)>>,
     observed: Mutex<Observed>,
     pub(super) pending: Mutex<Vec<PendingSettle>>,
     healthy: AtomicBool,
@@ -168,7 +163,9 @@ impl BudgetBreaker {
                         finished: false,
                     });
                 }
-                ReserveOutcome::NeedsRebuild if attempt == 0 => self.rebuild(&period).await?,
+                ReserveOutcome::NeedsRebuild if attempt == 0 => {
+                    self.rebuild_for_call(&period).await?;
+                }
                 ReserveOutcome::NeedsRebuild => {
                     return Err(BudgetError::Unavailable(format!(
                         "budget state of {} is missing after a rebuild",
@@ -193,73 +190,7 @@ impl BudgetBreaker {
         ))
     }
 
-    /// Rebuilds `period` from the ledger unless someone else already did.
-    pub(super) async fn rebuild(&self, period: &Period) -> Result<(), BudgetError> {
-        let mut last_failure = self.rebuild.lock().await;
-        let now = self.clock.now();
-        if self
-            .bounded(self.store.snapshot(period, now))
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
-        if let Some((key, at, cause)) = last_failure.as_ref()
-            && key == &period.key
-            && at.elapsed() < REBUILD_RETRY_AFTER
-        {
-            return Err(rebuilding(cause));
-        }
-        tracing::warn!(period = %period.key, "budget.rebuild_started");
-        let spend = tokio::time::timeout(
-            self.config.rebuild_timeout,
-            self.ledger.month_spend(period.start, period.end),
-        )
-        .await;
-        let spend = match spend {
-            Ok(Ok(spend)) => spend,
-            Ok(Err(e)) => {
-                return Err(self.rebuild_failed(&mut last_failure, period, e.to_string()));
-            }
-            Err(_) => {
-                let cause = format!(
-                    "usage ledger did not answer within {} ms",
-                    self.config.rebuild_timeout.as_millis()
-                );
-                return Err(self.rebuild_failed(&mut last_failure, period, cause));
-            }
-        };
-        let window_start = spend.counted_from.clamp(period.start, period.end);
-        let created = self
-            .bounded(
-                self.store
-                    .initialize(period, spend.spent, window_start, now),
-            )
-            .await?;
-        *last_failure = None;
-        tracing::info!(
-            period = %period.key,
-            spent_usd = %spend.spent,
-            counted_from = %window_start.to_rfc3339(),
-            created,
-            "budget.rebuilt"
-        );
-        Ok(())
-    }
-
-    fn rebuild_failed(
-        &self,
-        last_failure: &mut Option<(String, tokio::time::Instant, String)>,
-        period: &Period,
-        cause: String,
-    ) -> BudgetError {
-        tracing::error!(period = %period.key, error = %cause, "budget.rebuild_failed");
-        let err = rebuilding(&cause);
-        *last_failure = Some((period.key.clone(), tokio::time::Instant::now(), cause));
-        err
-    }
-
-    /// The budget now (GetBudget). Rebuilds a missing state first.
+    /// The budget now (GetBudget). Rebuilds a missing state first, as a call would.
     pub async fn status(&self) -> Result<BudgetStatus, BudgetError> {
         let period = self.current_period();
         self.note_period(&period);
@@ -269,7 +200,7 @@ impl BudgetBreaker {
         {
             Some(s) => s,
             None => {
-                self.rebuild(&period).await?;
+                self.rebuild_for_call(&period).await?;
                 self.bounded(self.store.snapshot(&period, self.clock.now()))
                     .await?
                     .ok_or_else(|| BudgetError::Unavailable("budget state missing".into()))?
@@ -350,6 +281,26 @@ impl BudgetBreaker {
             self.flush_pending().await;
         }
         ok
+    }
+
+    /// Readiness: the store answers and the current month's state exists,
+    /// rebuilt from the ledger first if it was lost (so the first call after a
+    /// restart or a Redis flush does not wait for the ledger). Without
+    /// `require_ledger`, a ledger that cannot be read leaves the router ready:
+    /// calls start the month from zero (see `rebuild_for_call`).
+    pub async fn check_ready(&self) -> bool {
+        if !self.check_store().await {
+            return false;
+        }
+        let period = self.current_period();
+        match self
+            .bounded(self.store.snapshot(&period, self.clock.now()))
+            .await
+        {
+            Ok(Some(_)) => true,
+            Ok(None) => self.rebuild(&period).await.is_ok() || !self.config.require_ledger,
+            Err(_) => false,
+        }
     }
 
     /// The latest `check_store` result.
@@ -439,12 +390,6 @@ impl BudgetBreaker {
             BudgetState::Closed => {}
         }
     }
-}
-
-fn rebuilding(cause: &str) -> BudgetError {
-    BudgetError::Unavailable(format!(
-        "budget state is being rebuilt from the usage ledger, which failed: {cause}"
-    ))
 }
 
 fn store_cause(e: &StoreError) -> String {

@@ -30,6 +30,12 @@ pub struct BudgetConfig {
     pub store_timeout: Duration,
     /// Bound on reading the month's spend from the ledger (`BUDGET_REBUILD_TIMEOUT_MS`, 5 s).
     pub rebuild_timeout: Duration,
+    /// A lost state may only be rebuilt from the usage ledger
+    /// (`BUDGET_REQUIRE_LEDGER`; default true with `REDIS_URL`, false without).
+    /// When false and the ledger cannot be read, a call that needs the state
+    /// starts the month from zero (logged as `budget.rebuild_skipped`): the
+    /// single-replica development mode, where usage-accounting may not run.
+    pub require_ledger: bool,
 }
 
 impl Default for BudgetConfig {
@@ -43,6 +49,7 @@ impl Default for BudgetConfig {
             reservation_ttl: Duration::from_secs(600),
             store_timeout: Duration::from_millis(250),
             rebuild_timeout: Duration::from_secs(5),
+            require_ledger: true,
         }
     }
 }
@@ -97,6 +104,7 @@ impl BudgetConfig {
             reservation_ttl,
             store_timeout,
             rebuild_timeout: env.millis_or("BUDGET_REBUILD_TIMEOUT_MS", d.rebuild_timeout)?,
+            require_ledger: env.bool_or("BUDGET_REQUIRE_LEDGER", env.get("REDIS_URL").is_some())?,
         })
     }
 
@@ -250,6 +258,9 @@ mod tests {
         assert_eq!(c.limit, Micros(12_500_000));
         assert_eq!((c.alert_bp, c.block_bp), (7_525, 9_000));
         assert!(c.downgrade_sota);
+        assert!(!c.require_ledger, "no REDIS_URL: the development mode");
+        let shared = Env::from_pairs([("REDIS_URL", "redis://127.0.0.1:6379")]);
+        assert!(BudgetConfig::from_env(&shared).unwrap().require_ledger);
         let bad = Env::from_pairs([("BUDGET_ALERT_THRESHOLD_PCT", "96")]);
         assert!(BudgetConfig::from_env(&bad).is_err());
         let bad = Env::from_pairs([("AI_MONTHLY_BUDGET_USD", "1e3")]);

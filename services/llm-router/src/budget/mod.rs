@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod memory;
 pub mod period;
 pub mod readiness;
+mod rebuild;
 pub mod redis;
 mod settlement;
 pub mod store;

@@ -31,9 +31,11 @@ impl Readiness for service_kit::grpc_server::Health {
     }
 }
 
-/// Checks the store every `interval` (PING, bounded by the command timeout)
-/// and reports changes to `readiness` until `cancel`. The first result is
-/// always reported. Also retries settles queued while the store was down.
+/// Checks the budget every `interval` ([`BudgetBreaker::check_ready`]: the
+/// store answers, bounded by the command timeout, and the month's state exists
+/// or could be rebuilt from the ledger) and reports changes to `readiness`
+/// until `cancel`. The first result is always reported. Also retries settles
+/// queued while the store was down.
 pub async fn watch_readiness<R: Readiness>(
     budget: Arc<BudgetBreaker>,
     readiness: R,
@@ -44,9 +46,14 @@ pub async fn watch_readiness<R: Readiness>(
     loop {
         let ready = tokio::select! {
             _ = cancel.cancelled() => return,
-            ready = budget.check_store() => ready,
+            ready = budget.check_ready() => ready,
         };
         if last != Some(ready) {
+            if ready {
+                tracing::info!("budget.ready");
+            } else {
+                tracing::warn!("budget.not_ready");
+            }
             readiness.set_ready(ready).await;
             last = Some(ready);
         }

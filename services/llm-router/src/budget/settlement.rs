@@ -56,7 +56,7 @@ impl BudgetBreaker {
                 }
                 Ok(SettleOutcome::AlreadySettled { .. } | SettleOutcome::Stale) => return Ok(()),
                 Ok(SettleOutcome::NeedsRebuild) if attempt == 0 => {
-                    if let Err(e) = self.rebuild(&adm.period).await {
+                    if let Err(e) = self.rebuild_for_call(&adm.period).await {
                         // The state will be rebuilt from the ledger, which will
                         // have this call's record: nothing to queue.
                         tracing::warn!(request_id = %adm.request_id, error = %e, "budget.settle_deferred_to_ledger");

@@ -10,7 +10,7 @@ use service_kit::{ConfigError, Env};
 use std::time::Duration;
 
 /// `REDIS_URL` (absent: in-process stores), `REDIS_KEY_PREFIX`, `REDIS_COMMAND_TIMEOUT_MS`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RedisSettings {
     /// A URL in a form fred accepts: `redis://`, `redis-cluster://`, `redis-sentinel://`.
     pub url: Option<String>,
@@ -18,6 +18,17 @@ pub struct RedisSettings {
     /// tests can share one Redis.
     pub key_prefix: String,
     pub command_timeout: Duration,
+}
+
+// The URL may carry a password: never print it.
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &self.url.as_ref().map(|_| "<redacted>"))
+            .field("key_prefix", &self.key_prefix)
+            .field("command_timeout", &self.command_timeout)
+            .finish()
+    }
 }
 
 impl RedisSettings {

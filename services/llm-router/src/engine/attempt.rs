@@ -49,10 +49,10 @@ pub struct OpenedStream {
 
 /// Usage for billing: the provider's report, or an estimate (four
 /// characters a token) for whichever side it did not report.
-pub fn fill_usage(reported: TokenUsage, request: &ChatRequest, output_chars: usize) -> TokenUsage {
+pub fn fill_usage(reported: TokenUsage, prompt_chars: usize, output_chars: usize) -> TokenUsage {
     TokenUsage {
         input_tokens: if reported.input_tokens == 0 {
-            estimate_tokens(request.prompt_chars())
+            estimate_tokens(prompt_chars)
         } else {
             reported.input_tokens
         },
@@ -90,7 +90,11 @@ impl Engine {
         let duration = started.elapsed();
         match result {
             Ok(response) => {
-                let usage = fill_usage(response.usage, request, response.content.chars().count());
+                let usage = fill_usage(
+                    response.usage,
+                    request.prompt_chars(),
+                    response.content.chars().count(),
+                );
                 let cost = self.cost(candidate, usage);
                 observe::attempt_succeeded(&span, candidate, usage, &cost, duration);
                 Ok(Attempt {

@@ -6,12 +6,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Engine;
-use super::observe::{self, CallOutcome, CallRecord, Operation};
+use super::call::CallIdentity;
+use super::observe::{self, CallOutcome, Operation};
 use super::request::{
     CandidateFailure, ChatCall, EmbedCall, EngineError, validate_chat, validate_embed,
 };
 use crate::pricing::Cost;
-use crate::providers::{FinishReason, TokenUsage};
+use crate::providers::{FinishReason, TokenUsage, estimate_tokens};
 use crate::routing::Tier;
 
 /// A completed chat call.
@@ -50,50 +51,56 @@ impl Engine {
     pub async fn complete(&self, mut call: ChatCall) -> Result<Completion, EngineError> {
         let started = Instant::now();
         validate_chat(&mut call.request, &self.limits)?;
-        let resolved = self.resolve_chat(&call.target)?;
+        let mut resolved = self.resolve_chat(&call.target)?;
+        let admission = self.admit_chat(&call, &mut resolved).await?;
+        let deadline = self.deadline(call.deadline, started);
+        let identity = CallIdentity {
+            request_id: &call.request_id,
+            caller: &call.caller,
+            operation: Operation::Chat,
+            tier: resolved.tier,
+            input_estimate: estimate_tokens(call.request.prompt_chars()),
+        };
+        let mut guard = self.guard(identity, admission, started);
         let mut failures = Vec::new();
-        let mut attempts = 0u32;
         for candidate in &resolved.candidates {
-            attempts += 1;
-            let (content, finish_reason, usage, cost) =
-                match self.attempt_candidate(candidate, &call.request).await {
-                    Ok(a) => (
+            guard.current = Some(candidate.clone());
+            let attempt = self
+                .call_candidate(candidate, deadline, &mut guard.attempts, || {
+                    self.attempt_candidate(candidate, &call.request)
+                })
+                .await;
+            let (content, finish_reason, usage, cost) = match attempt {
+                Ok((a, held)) => {
+                    held.succeeded();
+                    (
                         a.response.content,
                         a.response.finish_reason,
                         a.usage,
                         a.cost,
-                    ),
-                    Err(e) if !e.kind().falls_over() => {
-                        let usage = TokenUsage::default();
-                        (
-                            String::new(),
-                            FinishReason::ContentFilter,
-                            usage,
-                            self.cost(candidate, usage),
-                        )
-                    }
-                    Err(error) => {
-                        failures.push(CandidateFailure {
-                            candidate: candidate.clone(),
-                            error,
-                        });
-                        continue;
-                    }
-                };
-            let latency = started.elapsed();
+                    )
+                }
+                Err(e) if !e.kind().falls_over() => {
+                    let usage = TokenUsage::default();
+                    (
+                        String::new(),
+                        FinishReason::ContentFilter,
+                        usage,
+                        self.cost(candidate, usage),
+                    )
+                }
+                Err(error) => {
+                    failures.push(CandidateFailure {
+                        candidate: candidate.clone(),
+                        error,
+                    });
+                    continue;
+                }
+            };
+            let attempts = guard.attempts;
+            let latency =
+                guard.finish(Some(candidate), usage, cost.clone(), CallOutcome::Succeeded);
             observe::call_succeeded(candidate, usage, &cost, attempts, latency);
-            self.finished(CallRecord {
-                request_id: call.request_id.clone(),
-                caller: call.caller,
-                operation: Operation::Chat,
-                tier: resolved.tier,
-                candidate: Some(candidate.clone()),
-                usage,
-                cost: cost.clone(),
-                outcome: CallOutcome::Succeeded,
-                attempts,
-                latency,
-            });
             return Ok(Completion {
                 request_id: call.request_id,
                 provider: Arc::clone(&candidate.provider),
@@ -107,21 +114,7 @@ impl Engine {
                 latency,
             });
         }
-        self.finished(CallRecord {
-            request_id: call.request_id,
-            caller: call.caller,
-            operation: Operation::Chat,
-            tier: resolved.tier,
-            candidate: None,
-            usage: TokenUsage::default(),
-            cost: Cost {
-                micros: crate::money::Micros::ZERO,
-                price_version: Arc::clone(self.prices.version()),
-            },
-            outcome: CallOutcome::Failed,
-            attempts,
-            latency: started.elapsed(),
-        });
+        guard.fail();
         Err(EngineError::AllProvidersFailed {
             target: resolved.name,
             failures,
@@ -133,27 +126,37 @@ impl Engine {
         let started = Instant::now();
         validate_embed(&call.request)?;
         let resolved = self.resolve_embedding(call.model.as_deref())?;
+        let admission = self.admit_embed(&call, &resolved).await?;
+        let deadline = self.deadline(call.deadline, started);
+        let chars = call.request.inputs.iter().map(|s| s.chars().count()).sum();
+        let identity = CallIdentity {
+            request_id: &call.request_id,
+            caller: &call.caller,
+            operation: Operation::Embed,
+            tier: None,
+            input_estimate: estimate_tokens(chars),
+        };
+        let mut guard = self.guard(identity, admission, started);
         let mut failures = Vec::new();
-        let mut attempts = 0u32;
         for candidate in &resolved.candidates {
-            attempts += 1;
-            match self.attempt_embed_candidate(candidate, &call.request).await {
-                Ok(a) => {
-                    let latency = started.elapsed();
+            guard.current = Some(candidate.clone());
+            let attempt = self
+                .call_candidate(candidate, deadline, &mut guard.attempts, || {
+                    self.attempt_embed_candidate(candidate, &call.request)
+                })
+                .await;
+            match attempt {
+                Ok((a, held)) => {
+                    held.succeeded();
                     let usage = a.response.usage;
-                    observe::call_succeeded(candidate, usage, &a.cost, attempts, latency);
-                    self.finished(CallRecord {
-                        request_id: call.request_id.clone(),
-                        caller: call.caller,
-                        operation: Operation::Embed,
-                        tier: None,
-                        candidate: Some(candidate.clone()),
+                    let attempts = guard.attempts;
+                    let latency = guard.finish(
+                        Some(candidate),
                         usage,
-                        cost: a.cost.clone(),
-                        outcome: CallOutcome::Succeeded,
-                        attempts,
-                        latency,
-                    });
+                        a.cost.clone(),
+                        CallOutcome::Succeeded,
+                    );
+                    observe::call_succeeded(candidate, usage, &a.cost, attempts, latency);
                     return Ok(Embedding {
                         request_id: call.request_id,
                         provider: Arc::clone(&candidate.provider),
@@ -171,21 +174,7 @@ impl Engine {
                 }),
             }
         }
-        self.finished(CallRecord {
-            request_id: call.request_id,
-            caller: call.caller,
-            operation: Operation::Embed,
-            tier: None,
-            candidate: None,
-            usage: TokenUsage::default(),
-            cost: Cost {
-                micros: crate::money::Micros::ZERO,
-                price_version: Arc::clone(self.prices.version()),
-            },
-            outcome: CallOutcome::Failed,
-            attempts,
-            latency: started.elapsed(),
-        });
+        guard.fail();
         Err(EngineError::AllProvidersFailed {
             target: resolved.name,
             failures,

@@ -1,21 +1,31 @@
 //! The routing engine: resolves a call to its candidates and tries them in
 //! order. Knows nothing of gRPC.
 //!
-//! Every provider call goes through one of the `attempt_*` methods
-//! ([`attempt`]), which the call loops ([`complete`], [`stream`]) use one
-//! candidate at a time: retries, per-provider breakers, the budget
-//! reservation and usage delivery wrap those.
+//! One concern per module around each call:
+//! - [`accounting`]: the budget admission before the call (worst case
+//!   reserved, HALF_OPEN downgrade), its settlement and usage record after;
+//! - [`call`]: the guard that hands over exactly one record per call, also
+//!   when the caller goes away;
+//! - [`resilient`]: retries and the circuit breaker around each candidate;
+//! - [`attempt`]: one provider call, observed and costed;
+//! - [`complete`] and [`stream`]: the candidates in order.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::RwLock;
+use tokio::time::Instant;
 
+pub mod accounting;
 mod attempt;
+mod call;
 mod complete;
 pub mod observe;
 mod request;
+mod resilient;
 mod stream;
 
+pub use accounting::{Accounting, usage_record};
 pub use attempt::{Attempt, EmbedAttempt, OpenedStream, fill_usage};
 pub use complete::{Completion, Embedding};
 pub use observe::{CallObserver, CallOutcome, CallRecord, NoObserver, Operation, SharedObserver};
@@ -23,7 +33,11 @@ pub use request::{
     Caller, CandidateFailure, ChatCall, EmbedCall, EngineError, Limits, MAX_EMBED_INPUTS,
     all_failed_message, validate_chat, validate_embed,
 };
+pub use resilient::{Held, Resilience};
 pub use stream::{EngineFrame, EngineStream, StreamFailure};
+
+/// How long a call may take when its caller set no deadline.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 use crate::pricing::{Cost, PriceTable};
 use crate::providers::registry::Registry;
@@ -69,11 +83,14 @@ impl PinSource for PinCell {
 pub struct Engine {
     registry: Registry,
     routes: Routes,
-    prices: PriceTable,
+    prices: Arc<PriceTable>,
     limits: Limits,
     providers: Vec<ProviderInfo>,
     pin: Arc<dyn PinSource>,
     observer: SharedObserver,
+    resilience: Resilience,
+    accounting: Option<Arc<Accounting>>,
+    call_timeout: Duration,
 }
 
 impl std::fmt::Debug for Engine {
@@ -101,11 +118,14 @@ impl Engine {
         Engine {
             registry,
             routes,
-            prices,
+            prices: Arc::new(prices),
             limits,
             providers: Vec::new(),
             pin: Arc::new(PinCell::default()),
             observer: Arc::new(NoObserver),
+            resilience: Resilience::default(),
+            accounting: None,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
         }
     }
 
@@ -178,10 +198,41 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Hands every finished call to `observer` (usage delivery).
+    /// Hands every finished call's record to `observer` as well.
     pub fn with_observer(mut self, observer: SharedObserver) -> Self {
         self.observer = observer;
         self
+    }
+
+    /// Retries and circuit breakers (default: the documented defaults).
+    pub fn with_resilience(mut self, resilience: Resilience) -> Self {
+        self.resilience = resilience;
+        self
+    }
+
+    /// Admits every call against the budget and delivers its usage record.
+    /// Without it (tests, benchmarks) calls are neither budgeted nor recorded.
+    pub fn with_accounting(mut self, accounting: Arc<Accounting>) -> Self {
+        self.accounting = Some(accounting);
+        self
+    }
+
+    /// How long a call may take when its caller set no deadline (retries stop
+    /// before it).
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    pub fn resilience(&self) -> &Resilience {
+        &self.resilience
+    }
+
+    /// When a call started at `started` must end: its caller's deadline, but
+    /// never later than the call timeout.
+    fn deadline(&self, caller: Option<Instant>, started: Instant) -> Instant {
+        let own = started + self.call_timeout;
+        caller.map_or(own, |d| d.min(own))
     }
 
     pub fn routes(&self) -> &Routes {
@@ -241,20 +292,20 @@ impl Engine {
     /// start-up; an engine built by hand may lack a price, which costs 0 and
     /// is logged loudly.
     pub fn cost(&self, candidate: &Candidate, usage: TokenUsage) -> Cost {
-        self.prices
-            .cost(&candidate.provider, &candidate.model, usage)
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "pricing.unpriced");
-                Cost {
-                    micros: crate::money::Micros::ZERO,
-                    price_version: Arc::clone(self.prices.version()),
-                }
-            })
+        cost_of(&self.prices, candidate, usage)
     }
+}
 
-    fn finished(&self, record: CallRecord) {
-        self.observer.call_finished(record);
-    }
+fn cost_of(prices: &PriceTable, candidate: &Candidate, usage: TokenUsage) -> Cost {
+    prices
+        .cost(&candidate.provider, &candidate.model, usage)
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "pricing.unpriced");
+            Cost {
+                micros: crate::money::Micros::ZERO,
+                price_version: Arc::clone(prices.version()),
+            }
+        })
 }
 
 fn route_error(e: RouteError) -> EngineError {

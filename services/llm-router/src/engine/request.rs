@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use tokio::time::Instant;
+
+use crate::budget::BudgetError;
 use crate::providers::{ChatRequest, EmbedRequest, ProviderError, Role};
 use crate::routing::{Candidate, Target};
 
@@ -22,6 +25,8 @@ pub struct ChatCall {
     pub target: Target,
     pub request: ChatRequest,
     pub caller: Caller,
+    /// The caller's deadline (gRPC `grpc-timeout`); retries stop before it.
+    pub deadline: Option<Instant>,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +36,7 @@ pub struct EmbedCall {
     pub model: Option<String>,
     pub request: EmbedRequest,
     pub caller: Caller,
+    pub deadline: Option<Instant>,
 }
 
 /// Request bounds from the config file.
@@ -64,6 +70,15 @@ pub enum EngineError {
         target: String,
         failures: Vec<CandidateFailure>,
     },
+    /// The monthly budget refused the call (or could not be checked).
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
+    /// Usage records wait beyond `USAGE_OUTBOX_MAX`: new calls are refused
+    /// until they drain, rather than lose a record.
+    #[error(
+        "usage records are backing up ({depth} waiting for the usage ledger); try again shortly"
+    )]
+    UsageBacklog { depth: u64 },
 }
 
 impl EngineError {

@@ -12,10 +12,10 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::attempt::fill_usage;
-use super::observe::{self, CallOutcome, CallRecord, Operation};
-use super::request::{
-    Caller, CandidateFailure, ChatCall, EngineError, all_failed_message, validate_chat,
-};
+use super::call::{CallGuard, CallIdentity};
+use super::observe::{self, CallOutcome, Operation};
+use super::request::{CandidateFailure, ChatCall, EngineError, all_failed_message, validate_chat};
+use super::resilient::Held;
 use super::{Engine, OpenedStream};
 use crate::pricing::Cost;
 use crate::providers::{FinishReason, ProviderError, StreamFrame, TokenUsage, estimate_tokens};
@@ -67,28 +67,42 @@ pub enum StreamFailure {
 pub type EngineStream = Pin<Box<dyn Stream<Item = EngineFrame> + Send>>;
 
 impl Engine {
-    /// Validates and resolves `call` now (errors before any frame), then
-    /// streams it.
-    pub fn stream(self: &Arc<Self>, mut call: ChatCall) -> Result<EngineStream, EngineError> {
+    /// Validates, resolves and admits `call` against the budget now (errors
+    /// before any frame), then streams it.
+    pub async fn stream(self: &Arc<Self>, mut call: ChatCall) -> Result<EngineStream, EngineError> {
+        let started = Instant::now();
         validate_chat(&mut call.request, &self.limits)?;
-        let resolved = self.resolve_chat(&call.target)?;
+        let mut resolved = self.resolve_chat(&call.target)?;
+        let admission = self.admit_chat(&call, &mut resolved).await?;
+        let deadline = self.deadline(call.deadline, started);
+        let identity = CallIdentity {
+            request_id: &call.request_id,
+            caller: &call.caller,
+            operation: Operation::ChatStream,
+            tier: resolved.tier,
+            input_estimate: estimate_tokens(call.request.prompt_chars()),
+        };
+        let mut guard = self.guard(identity, admission, started);
         let engine = Arc::clone(self);
         Ok(Box::pin(async_stream::stream! {
-            let started = Instant::now();
             let mut failures = Vec::new();
-            let mut attempts = 0u32;
             for candidate in &resolved.candidates {
-                attempts += 1;
-                let opened = match engine.attempt_stream_candidate(candidate, &call.request).await {
+                guard.current = Some(candidate.clone());
+                let attempt = engine
+                    .call_candidate(candidate, deadline, &mut guard.attempts, || {
+                        engine.attempt_stream_candidate(candidate, &call.request)
+                    })
+                    .await;
+                let (opened, held) = match attempt {
                     Ok(opened) => opened,
                     Err(e) if !e.kind().falls_over() => {
                         // A content filter's refusal is the answer.
                         yield start_frame(&call, candidate, resolved.tier);
                         let usage = TokenUsage::default();
                         let cost = engine.cost(candidate, usage);
-                        let latency = started.elapsed();
+                        let attempts = guard.attempts;
+                        let latency = guard.finish(Some(candidate), usage, cost.clone(), CallOutcome::Succeeded);
                         observe::call_succeeded(candidate, usage, &cost, attempts, latency);
-                        engine.finished(record(&call, resolved.tier, Some(candidate), usage, cost.clone(), CallOutcome::Succeeded, attempts, latency));
                         yield EngineFrame::End { finish_reason: FinishReason::ContentFilter, usage, cost, attempts, latency };
                         return;
                     }
@@ -100,14 +114,10 @@ impl Engine {
                 yield start_frame(&call, candidate, resolved.tier);
                 let OpenedStream { head, mut rest, span, started: attempt_started, .. } = opened;
                 let mut inflight = Inflight {
-                    engine: Arc::clone(&engine),
-                    request_id: call.request_id.clone(),
-                    caller: call.caller.clone(),
+                    guard,
+                    held: Some(held),
                     candidate: candidate.clone(),
-                    tier: resolved.tier,
                     prompt_chars: call.request.prompt_chars(),
-                    attempts,
-                    started,
                     attempt_started,
                     span: span.clone(),
                     reported: TokenUsage::default(),
@@ -115,7 +125,7 @@ impl Engine {
                     finished: false,
                 };
                 for frame in head {
-                    if let Some(out) = inflight.on_frame(frame, &call) {
+                    if let Some(out) = inflight.on_frame(frame) {
                         let terminal = out.is_terminal();
                         yield out;
                         if terminal {
@@ -127,7 +137,7 @@ impl Engine {
                     let frame = rest.next().instrument(span.clone()).await.unwrap_or_else(|| {
                         StreamFrame::Error(ProviderError::stream_cut("stream ended without its terminal frame"))
                     });
-                    if let Some(out) = inflight.on_frame(frame, &call) {
+                    if let Some(out) = inflight.on_frame(frame) {
                         let terminal = out.is_terminal();
                         yield out;
                         if terminal {
@@ -137,8 +147,8 @@ impl Engine {
                 }
             }
             let message = all_failed_message(&resolved.name, &failures);
-            let cost = Cost { micros: crate::money::Micros::ZERO, price_version: Arc::clone(engine.prices.version()) };
-            engine.finished(record(&call, resolved.tier, None, TokenUsage::default(), cost.clone(), CallOutcome::Failed, attempts, started.elapsed()));
+            let cost = guard.zero_cost();
+            guard.fail();
             yield EngineFrame::Error {
                 failure: StreamFailure::AllProvidersFailed { message },
                 usage: TokenUsage::default(),
@@ -157,44 +167,14 @@ fn start_frame(call: &ChatCall, candidate: &Candidate, tier: Option<Tier>) -> En
     }
 }
 
-/// One call's record; every field is one of the record's own.
-#[allow(clippy::too_many_arguments)]
-fn record(
-    call: &ChatCall,
-    tier: Option<Tier>,
-    candidate: Option<&Candidate>,
-    usage: TokenUsage,
-    cost: Cost,
-    outcome: CallOutcome,
-    attempts: u32,
-    latency: Duration,
-) -> CallRecord {
-    CallRecord {
-        request_id: call.request_id.clone(),
-        caller: call.caller.clone(),
-        operation: Operation::ChatStream,
-        tier,
-        candidate: candidate.cloned(),
-        usage,
-        cost,
-        outcome,
-        attempts,
-        latency,
-    }
-}
-
-/// A committed stream's accounting. Dropped before its terminal frame (the
-/// caller went away), it still records the partial usage.
+/// A committed stream: its call, its provider's breaker permit and the
+/// usage so far. Dropped before its terminal frame (the caller went away),
+/// it still records the partial usage.
 struct Inflight {
-    engine: Arc<Engine>,
-    request_id: String,
-    caller: Caller,
+    guard: CallGuard,
+    held: Option<Held>,
     candidate: Candidate,
-    tier: Option<Tier>,
     prompt_chars: usize,
-    attempts: u32,
-    /// When the call started (its latency) and when this attempt did.
-    started: Instant,
     attempt_started: Instant,
     span: tracing::Span,
     /// The latest (cumulative) usage the provider reported.
@@ -221,7 +201,7 @@ impl Inflight {
         )
     }
 
-    fn on_frame(&mut self, frame: StreamFrame, call: &ChatCall) -> Option<EngineFrame> {
+    fn on_frame(&mut self, frame: StreamFrame) -> Option<EngineFrame> {
         match frame {
             StreamFrame::Text(text) => {
                 self.output_chars += text.chars().count();
@@ -241,48 +221,49 @@ impl Inflight {
                 usage,
             } => {
                 self.finished = true;
-                let usage = fill_usage(self.reported.max(usage), &call.request, self.output_chars);
-                let cost = self.engine.cost(&self.candidate, usage);
-                let latency = self.started.elapsed();
+                if let Some(held) = self.held.take() {
+                    held.succeeded();
+                }
+                let usage = fill_usage(
+                    self.reported.max(usage),
+                    self.prompt_chars,
+                    self.output_chars,
+                );
+                let cost = self.guard.cost(&self.candidate, usage);
                 let duration = self.attempt_started.elapsed();
                 observe::attempt_succeeded(&self.span, &self.candidate, usage, &cost, duration);
-                observe::call_succeeded(&self.candidate, usage, &cost, self.attempts, latency);
-                self.engine.finished(record(
-                    call,
-                    self.tier,
+                let attempts = self.guard.attempts;
+                let latency = self.guard.finish(
                     Some(&self.candidate),
                     usage,
                     cost.clone(),
                     CallOutcome::Succeeded,
-                    self.attempts,
-                    latency,
-                ));
+                );
+                observe::call_succeeded(&self.candidate, usage, &cost, attempts, latency);
                 Some(EngineFrame::End {
                     finish_reason,
                     usage,
                     cost,
-                    attempts: self.attempts,
+                    attempts,
                     latency,
                 })
             }
             StreamFrame::Error(error) => {
                 self.finished = true;
+                if let Some(held) = self.held.take() {
+                    held.failed(&error);
+                }
                 let usage = self.partial_usage();
-                let cost = self.engine.cost(&self.candidate, usage);
-                let latency = self.started.elapsed();
+                let cost = self.guard.cost(&self.candidate, usage);
                 let duration = self.attempt_started.elapsed();
                 observe::attempt_failed(&self.span, &self.candidate, &error, duration);
                 observe::usage_metrics(&self.candidate, usage, &cost);
-                self.engine.finished(record(
-                    call,
-                    self.tier,
+                self.guard.finish(
                     Some(&self.candidate),
                     usage,
                     cost.clone(),
                     CallOutcome::Interrupted,
-                    self.attempts,
-                    latency,
-                ));
+                );
                 Some(EngineFrame::Error {
                     failure: StreamFailure::Interrupted {
                         provider: Arc::clone(&self.candidate.provider),
@@ -301,9 +282,12 @@ impl Drop for Inflight {
         if self.finished {
             return;
         }
+        // The provider was streaming when the caller left: it is up.
+        if let Some(held) = self.held.take() {
+            held.succeeded();
+        }
         let usage = self.partial_usage();
-        let cost = self.engine.cost(&self.candidate, usage);
-        let latency = self.started.elapsed();
+        let cost = self.guard.cost(&self.candidate, usage);
         observe::usage_metrics(&self.candidate, usage, &cost);
         tracing::info!(
             parent: &self.span,
@@ -314,17 +298,8 @@ impl Drop for Inflight {
             output_tokens = usage.output_tokens,
             "router.stream_cancelled"
         );
-        self.engine.finished(CallRecord {
-            request_id: std::mem::take(&mut self.request_id),
-            caller: std::mem::take(&mut self.caller),
-            operation: Operation::ChatStream,
-            tier: self.tier,
-            candidate: Some(self.candidate.clone()),
-            usage,
-            cost,
-            outcome: CallOutcome::Cancelled,
-            attempts: self.attempts,
-            latency,
-        });
+        let candidate = self.candidate.clone();
+        self.guard
+            .finish(Some(&candidate), usage, cost, CallOutcome::Cancelled);
     }
 }

@@ -33,6 +33,9 @@ pub enum ErrorKind {
     Malformed,
     /// The stream ended (or the connection dropped) before its terminal event.
     StreamCut,
+    /// Not called: this provider's circuit breaker is open (the router's own
+    /// verdict, never a vendor's answer).
+    CircuitOpen,
 }
 
 impl ErrorKind {
@@ -50,6 +53,7 @@ impl ErrorKind {
             ErrorKind::ContextTooLong => "context_too_long",
             ErrorKind::Malformed => "malformed",
             ErrorKind::StreamCut => "stream_cut",
+            ErrorKind::CircuitOpen => "circuit_open",
         }
     }
 
@@ -63,6 +67,16 @@ impl ErrorKind {
                 | ErrorKind::ServerError(_)
                 | ErrorKind::Overloaded
                 | ErrorKind::StreamCut
+        )
+    }
+
+    /// Whether the provider answered and only the request was at fault (a
+    /// 400, a prompt too long, a content filter): for its circuit breaker the
+    /// provider is up.
+    pub fn is_callers_fault(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::BadRequest | ErrorKind::ContextTooLong | ErrorKind::ContentFiltered
         )
     }
 

@@ -168,8 +168,12 @@ impl RetryBudgets {
     }
 
     pub fn for_provider(&self, provider: &str) -> Arc<RetryBudget> {
-        self.budgets
-            .lock()
+        let mut budgets = self.budgets.lock();
+        // Every call asks: no allocation once the provider's budget exists.
+        if let Some(budget) = budgets.get(provider) {
+            return budget.clone();
+        }
+        budgets
             .entry(provider.to_owned())
             .or_insert_with(|| Arc::new(RetryBudget::new(self.config.clone())))
             .clone()

@@ -95,20 +95,27 @@ async fn lists_providers_in_priority_order_with_their_breakers() {
 async fn provider_override_is_validated_and_reversible() {
     let s = setup();
     assert!(matches!(
-        s.service.set_provider_override("openrouter", "ops", "test"),
+        s.service
+            .set_provider_override("openrouter", "ops", "test")
+            .await,
         Err(AdminError::UnknownProvider { .. })
     ));
     assert!(matches!(
-        s.service.set_provider_override("bedrock", "ops", "test"),
+        s.service
+            .set_provider_override("bedrock", "ops", "test")
+            .await,
         Err(AdminError::Invalid(_))
     ));
     assert!(matches!(
-        s.service.set_provider_override("anthropic", "  ", "test"),
+        s.service
+            .set_provider_override("anthropic", "  ", "test")
+            .await,
         Err(AdminError::Invalid(_))
     ));
     assert_eq!(
         s.service
             .set_provider_override("anthropic", "ops", "azure outage")
+            .await
             .unwrap(),
         (None, Some("anthropic".into()))
     );
@@ -119,6 +126,7 @@ async fn provider_override_is_validated_and_reversible() {
     assert_eq!(
         s.service
             .set_provider_override("", "ops", "resolved")
+            .await
             .unwrap(),
         (Some("anthropic".into()), None)
     );

@@ -285,6 +285,35 @@ async fn rebuild_failure_fails_closed(backend: Backend) {
         .unwrap();
 }
 
+/// `BUDGET_REQUIRE_LEDGER=false` (the default without Redis): a call is not
+/// refused for want of the ledger, the month starts from zero; readiness
+/// still tries the ledger and is not held back by it.
+async fn without_require_ledger_a_down_ledger_starts_the_month_from_zero(backend: Backend) {
+    let config = BudgetConfig {
+        require_ledger: false,
+        ..config()
+    };
+    let env = env(backend, &config).await;
+    let clock = ManualClock::new(utc("2026-11-10T12:00:00Z"));
+    let ledger = FakeLedger::new();
+    ledger.set_down(true);
+    let b = breaker(&config, env.store.clone(), ledger.clone(), clock);
+    assert!(b.check_ready().await, "ready although the ledger is down");
+    spend(&b, "a", usd("3")).await;
+    let status = b.status().await.unwrap();
+    assert_eq!(status.spent, usd("3"), "counted from zero");
+    // With the ledger required, a month without state (December here) is
+    // refused and not ready.
+    let strict = BudgetConfig {
+        require_ledger: true,
+        ..config.clone()
+    };
+    let clock = ManualClock::new(utc("2026-12-10T12:00:00Z"));
+    let b = breaker(&strict, env.store.clone(), ledger, clock);
+    assert!(!b.check_ready().await);
+    assert!(b.admit("b", usd("1"), false).await.is_err());
+}
+
 async fn admin_reset_is_durable_and_starts_a_new_window(backend: Backend) {
     let config = config();
     let env = env(backend, &config).await;
@@ -359,6 +388,7 @@ on_both!(
     duplicate_request_ids_are_refused,
     lost_state_is_rebuilt_from_the_ledger_before_any_admission,
     rebuild_failure_fails_closed,
+    without_require_ledger_a_down_ledger_starts_the_month_from_zero,
     admin_reset_is_durable_and_starts_a_new_window,
 );
 

@@ -241,7 +241,6 @@ async fn ledger_stopped_under_load_then_restarted_every_record_once() {
 
 /// The same against the real usage-accounting binary and PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs usage-accounting RecordUsageBatch"]
 async fn real_usage_accounting_stopped_and_restarted_every_record_once() {
     use test_support::{ChildProcess, TestDb};
     let db = TestDb::create().await;

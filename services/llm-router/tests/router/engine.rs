@@ -6,8 +6,9 @@ use std::sync::Arc;
 use futures::StreamExt;
 use llm_router::engine::{
     CallObserver, CallOutcome, CallRecord, Caller, ChatCall, Engine, EngineFrame, Operation,
-    PinCell,
+    PinCell, Resilience,
 };
+use llm_router::resilience::{BreakerConfig, Breakers, RetryBudgets, RetryPolicy};
 use llm_router::routing::{Target, Tier};
 use parking_lot::Mutex;
 use provider_sim::{SimConfig, Simulator, Vendor};
@@ -29,7 +30,22 @@ fn engine(sim: &Simulator, recorder: &Arc<Recorder>) -> Engine {
     let env = Env::from_pairs([("SIMULATOR_URL", sim.base_url())]);
     let settings = llm_router::routing::load(&env).unwrap();
     let observer: Arc<dyn CallObserver> = recorder.clone();
-    Engine::connect(&settings).unwrap().with_observer(observer)
+    // No retries: one attempt per candidate keeps the counts below exact.
+    let resilience = Resilience::new(
+        RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        },
+        RetryBudgets::default(),
+        Arc::new(Breakers::new(
+            BreakerConfig::default(),
+            llm_router::clock::system(),
+        )),
+    );
+    Engine::connect(&settings)
+        .unwrap()
+        .with_observer(observer)
+        .with_resilience(resilience)
 }
 
 fn call(text: &str) -> ChatCall {
@@ -42,6 +58,7 @@ fn call(text: &str) -> ChatCall {
             session_id: "s-1".into(),
             service: "conversation".into(),
         },
+        deadline: None,
     }
 }
 
@@ -70,7 +87,12 @@ async fn every_call_leaves_one_record_with_its_cost() {
     let failed = &records[1];
     assert_eq!(failed.outcome, CallOutcome::Failed);
     assert_eq!(failed.attempts, 4);
-    assert!(failed.candidate.is_none() && failed.usage.is_zero());
+    assert!(failed.usage.is_zero() && failed.cost.micros.0 == 0);
+    // Recorded under the last candidate tried.
+    assert_eq!(
+        failed.candidate.as_ref().unwrap().provider.as_ref(),
+        "vertex"
+    );
 }
 
 #[tokio::test]
@@ -85,7 +107,7 @@ async fn a_cancelled_stream_still_records_its_partial_usage() {
     .unwrap();
     let recorder = Arc::new(Recorder::default());
     let engine = Arc::new(engine(&sim, &recorder));
-    let mut stream = engine.stream(call("Hello there")).unwrap();
+    let mut stream = engine.stream(call("Hello there")).await.unwrap();
     assert!(matches!(
         stream.next().await,
         Some(EngineFrame::Start { .. })

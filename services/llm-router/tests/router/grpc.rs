@@ -21,17 +21,27 @@ pub struct App {
     pub client: LlmRouterClient<Channel>,
     pub sim: Simulator,
     _stop: oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
 }
 
+/// The router on the embedded defaults with no usage-accounting running:
+/// its budget starts the month from zero (`BUDGET_REQUIRE_LEDGER` is off
+/// without Redis) and records wait in its outbox.
 pub async fn spawn_app(env: &[(&str, &str)]) -> App {
     let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
     let mut vars = Env::from_pairs(env.iter().copied());
     vars.set("SIMULATOR_URL", sim.base_url());
-    let config = Config {
-        listen_addr: "127.0.0.1:0".into(),
-        server: ServerSettings::for_tests(),
-        routing: llm_router::routing::load(&vars).unwrap(),
-    };
+    vars.set("USAGE_ADDR", "http://127.0.0.1:1");
+    vars.set(
+        "USAGE_OUTBOX_PATH",
+        dir.path().join("outbox.db").display().to_string(),
+    );
+    if vars.get("ROUTER_RETRY_BASE_MS").is_none() {
+        vars.set("ROUTER_RETRY_BASE_MS", "1");
+    }
+    let mut config = Config::from_env(&vars).unwrap();
+    config.server = ServerSettings::for_tests();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -50,6 +60,7 @@ pub async fn spawn_app(env: &[(&str, &str)]) -> App {
         client,
         sim,
         _stop: stop,
+        _dir: dir,
     }
 }
 
@@ -182,7 +193,7 @@ async fn a_failing_primary_falls_back_to_anthropic() {
         .into_inner();
     assert_eq!(r.provider, "anthropic");
     assert_eq!(r.model, "claude-sonnet-4-5");
-    assert_eq!(r.attempts, 2);
+    assert_eq!(r.attempts, 5, "azure tried 1 + 3 retries, then anthropic");
     let frames = stream_frames(&mut app, request(pb::Tier::Sota, "Hello there")).await;
     let Some(Frame::Start(start)) = frames.first() else {
         panic!("{frames:?}")
@@ -191,7 +202,7 @@ async fn a_failing_primary_falls_back_to_anthropic() {
     let Some(Frame::End(end)) = frames.last() else {
         panic!("{frames:?}")
     };
-    assert_eq!(end.attempts, 2);
+    assert_eq!(end.attempts, 5);
 }
 
 #[tokio::test]
@@ -456,26 +467,55 @@ async fn ai_mode_local_routes_to_ollama() {
 #[tokio::test]
 async fn the_readme_grpcurl_commands_work() {
     let app = spawn_app(&[]).await;
+    let grpcurl = |data: Option<&'static str>, method: &'static str| {
+        let addr = app.addr.to_string();
+        async move {
+            let mut cmd = test_support::grpcurl();
+            cmd.arg("-plaintext");
+            if let Some(data) = data {
+                cmd.args(["-d", data]);
+            }
+            let out = cmd.arg(addr).arg(method).output().await.unwrap();
+            assert!(
+                out.status.success(),
+                "{method}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
     let data =
         r#"{"tier":"TIER_COST_EFFECTIVE","messages":[{"role":"ROLE_USER","content":"Hello"}]}"#;
-    for method in ["Complete", "StreamComplete"] {
-        let out = test_support::grpcurl()
-            .args(["-plaintext", "-d", data])
-            .arg(app.addr.to_string())
-            .arg(format!("fluentedge.router.v1.LlmRouter/{method}"))
-            .output()
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{method}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for method in [
+        "fluentedge.router.v1.LlmRouter/Complete",
+        "fluentedge.router.v1.LlmRouter/StreamComplete",
+    ] {
+        let stdout = grpcurl(Some(data), method).await;
         assert!(
             stdout.contains("\"provider\": \"azure\""),
             "{method}: {stdout}"
         );
         assert!(stdout.contains("costMicroUsd"), "{method}: {stdout}");
     }
+    let budget = grpcurl(None, "fluentedge.router.v1.RouterAdmin/GetBudget").await;
+    assert!(budget.contains("BUDGET_STATE_CLOSED"), "{budget}");
+    assert!(budget.contains("\"store\": \"memory\""), "{budget}");
+    let pinned = grpcurl(
+        Some(r#"{"provider":"anthropic","actor":"ops-jane","reason":"azure incident"}"#),
+        "fluentedge.router.v1.RouterAdmin/SetProviderOverride",
+    )
+    .await;
+    assert!(pinned.contains("\"current\": \"anthropic\""), "{pinned}");
+    let providers = grpcurl(None, "fluentedge.router.v1.RouterAdmin/ListProviders").await;
+    assert!(
+        providers.contains("\"overrideProvider\": \"anthropic\""),
+        "{providers}"
+    );
+    grpcurl(
+        Some(r#"{"provider":"","actor":"ops-jane","reason":"resolved"}"#),
+        "fluentedge.router.v1.RouterAdmin/SetProviderOverride",
+    )
+    .await;
+    let health = grpcurl(None, "grpc.health.v1.Health/Check").await;
+    assert!(health.contains("\"SERVING\""), "{health}");
 }

@@ -1,9 +1,8 @@
 //! llm-router resilience: retries, provider breakers, the budget breaker,
 //! usage delivery and the admin RPCs. Needs Redis (127.0.0.1:6379, unique key
 //! prefixes per test) and `redis-server` on PATH for the outage tests.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+pub mod support;
 
 mod admin;
 mod breaker;

@@ -1,0 +1,238 @@
+//! The budget and usage delivery around each call. A call is admitted (its
+//! worst-case cost reserved) before any provider sees it; when it ends it is
+//! settled to its actual cost and only then is its usage record handed to
+//! delivery, so a budget rebuilt from the ledger never counts a call twice.
+//! Settle and submit run off the request path, in tasks shutdown waits for.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio_util::task::TaskTracker;
+
+use super::Engine;
+use super::observe::{CallOutcome, CallRecord, Operation, duration_ms};
+use super::request::{ChatCall, EmbedCall, EngineError};
+use crate::budget::{Admission, BudgetBreaker};
+use crate::clock::SharedClock;
+use crate::delivery::{UsageDelivery, UsageOutcome, UsageRecord};
+use crate::money::Micros;
+use crate::pricing::Price;
+use crate::providers::{ChatRequest, EmbedRequest, TokenUsage};
+use crate::routing::{Candidate, Resolved, Target, Tier};
+
+/// Tokens a message's framing may add (role markers, separators).
+const FRAMING_TOKENS_PER_MESSAGE: u64 = 16;
+
+/// The monthly budget and the usage pipeline of a router.
+pub struct Accounting {
+    budget: Arc<BudgetBreaker>,
+    delivery: UsageDelivery,
+    clock: SharedClock,
+    tasks: TaskTracker,
+}
+
+impl Accounting {
+    pub fn new(budget: Arc<BudgetBreaker>, delivery: UsageDelivery, clock: SharedClock) -> Self {
+        Accounting {
+            budget,
+            delivery,
+            clock,
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    pub fn budget(&self) -> &Arc<BudgetBreaker> {
+        &self.budget
+    }
+
+    pub fn delivery(&self) -> &UsageDelivery {
+        &self.delivery
+    }
+
+    /// Reserves `worst_case` for the call, unless usage records are backing
+    /// up beyond `USAGE_OUTBOX_MAX` (then refusing is the only lossless answer).
+    async fn admit(
+        &self,
+        request_id: &str,
+        worst_case: Micros,
+        wants_sota: bool,
+    ) -> Result<Admission, EngineError> {
+        if self.delivery.is_full() {
+            metrics::counter!("llm_calls_refused_total", "reason" => "usage_backlog").increment(1);
+            return Err(EngineError::UsageBacklog {
+                depth: self.delivery.outbox_depth(),
+            });
+        }
+        Ok(self
+            .budget
+            .admit(request_id, worst_case, wants_sota)
+            .await?)
+    }
+
+    /// Settles the call, then submits its usage record, in a tracked task.
+    pub(super) fn finish(&self, admission: Option<Admission>, record: &CallRecord) {
+        let usage = usage_record(record, self.clock.now());
+        let delivery = self.delivery.clone();
+        let job = async move {
+            if let Some(admission) = admission
+                && let Err(e) = admission.settle(usage.cost).await
+            {
+                // Queued for a retry, or left to the next rebuild from the
+                // ledger: either way the call itself stands.
+                tracing::warn!(request_id = %usage.request_id, error = %e, "budget.settle_failed");
+            }
+            delivery.submit(usage).await;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                self.tasks.spawn_on(job, &runtime);
+            }
+            // Only when a stream outlives the runtime (process teardown).
+            Err(_) => tracing::error!(request_id = %record.request_id, "usage.record_lost"),
+        }
+    }
+
+    /// Waits for the settles and submits of finished calls, then flushes
+    /// delivery (to the ledger, else the outbox).
+    pub async fn shutdown(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.delivery.shutdown().await;
+    }
+}
+
+/// The usage record of a finished call.
+pub fn usage_record(r: &CallRecord, created_at: DateTime<Utc>) -> UsageRecord {
+    // The ledger needs a provider: a call that never reached one names none.
+    let (provider, model) = match &r.candidate {
+        Some(c) => (c.provider.to_string(), c.model.to_string()),
+        None => ("none".to_owned(), "none".to_owned()),
+    };
+    UsageRecord {
+        request_id: r.request_id.clone(),
+        created_at,
+        provider,
+        model,
+        input_tokens: r.usage.input_tokens,
+        output_tokens: r.usage.output_tokens,
+        cost: r.cost.micros,
+        price_version: r.cost.price_version.to_string(),
+        user_id: r.caller.user_id.clone(),
+        session_id: r.caller.session_id.clone(),
+        calling_service: r.caller.service.clone(),
+        tier: r.tier.map(Tier::as_str).unwrap_or_default().to_owned(),
+        outcome: match r.outcome {
+            CallOutcome::Succeeded => UsageOutcome::Success,
+            CallOutcome::Failed => UsageOutcome::Failed,
+            CallOutcome::Interrupted => UsageOutcome::Partial,
+            CallOutcome::Cancelled => UsageOutcome::Cancelled,
+        },
+        latency_ms: duration_ms(r.latency),
+        operation: match r.operation {
+            Operation::Chat | Operation::ChatStream => "chat",
+            Operation::Embed => "embedding",
+        }
+        .to_owned(),
+    }
+}
+
+/// The most input tokens a prompt can be billed: no tokenizer packs less
+/// than one byte into a token, plus each message's framing.
+fn max_input_tokens(bytes: usize, messages: usize) -> u64 {
+    let framing = FRAMING_TOKENS_PER_MESSAGE.saturating_mul(messages as u64);
+    u64::try_from(bytes)
+        .unwrap_or(u64::MAX)
+        .saturating_add(framing)
+}
+
+impl Engine {
+    /// The dearest `request` can cost on any of `candidates` (a fallback may
+    /// land on any of them): every input byte a token, and `max_tokens` out.
+    pub fn worst_case_chat(&self, candidates: &[Candidate], request: &ChatRequest) -> Micros {
+        let bytes = request.messages.iter().map(|m| m.content.len()).sum();
+        let usage = TokenUsage::new(
+            max_input_tokens(bytes, request.messages.len()),
+            u64::from(request.max_tokens),
+        );
+        self.dearest(candidates, usage)
+    }
+
+    pub fn worst_case_embed(&self, candidates: &[Candidate], request: &EmbedRequest) -> Micros {
+        let bytes = request.inputs.iter().map(String::len).sum();
+        let usage = TokenUsage::new(max_input_tokens(bytes, request.inputs.len()), 0);
+        self.dearest(candidates, usage)
+    }
+
+    fn dearest(&self, candidates: &[Candidate], usage: TokenUsage) -> Micros {
+        candidates
+            .iter()
+            .map(|c| {
+                self.prices
+                    .price(&c.provider, &c.model)
+                    .unwrap_or_else(|_| Price::default())
+                    .cost(usage)
+            })
+            .max()
+            .unwrap_or(Micros::ZERO)
+    }
+
+    /// Admits a chat call against the budget. In HALF_OPEN with the
+    /// downgrade on, a `sota` call is re-resolved to `cost_effective` (its
+    /// worst case covers both tiers, since either may serve it).
+    pub(super) async fn admit_chat(
+        &self,
+        call: &ChatCall,
+        resolved: &mut Resolved,
+    ) -> Result<Option<Admission>, EngineError> {
+        let Some(accounting) = &self.accounting else {
+            return Ok(None);
+        };
+        let wants_sota = resolved.tier == Some(Tier::Sota);
+        let mut worst_case = self.worst_case_chat(&resolved.candidates, &call.request);
+        let downgrade = if wants_sota && accounting.budget.config().downgrade_sota {
+            let cheaper = self.resolve_chat(&Target::Tier(Tier::CostEffective))?;
+            worst_case = worst_case.max(self.worst_case_chat(&cheaper.candidates, &call.request));
+            Some(cheaper)
+        } else {
+            None
+        };
+        let admission = accounting
+            .admit(&call.request_id, worst_case, wants_sota)
+            .await?;
+        if admission.downgrade_to_cost_effective
+            && let Some(cheaper) = downgrade
+        {
+            tracing::warn!(request_id = %call.request_id, "budget.downgraded_to_cost_effective");
+            metrics::counter!("llm_budget_downgrades_total").increment(1);
+            *resolved = cheaper;
+        }
+        Ok(Some(admission))
+    }
+
+    pub(super) async fn admit_embed(
+        &self,
+        call: &EmbedCall,
+        resolved: &Resolved,
+    ) -> Result<Option<Admission>, EngineError> {
+        let Some(accounting) = &self.accounting else {
+            return Ok(None);
+        };
+        let worst_case = self.worst_case_embed(&resolved.candidates, &call.request);
+        accounting
+            .admit(&call.request_id, worst_case, false)
+            .await
+            .map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_input_bound_is_bytes_plus_framing() {
+        assert_eq!(max_input_tokens(0, 0), 0);
+        assert_eq!(max_input_tokens(100, 2), 132);
+        assert_eq!(max_input_tokens(usize::MAX, usize::MAX), u64::MAX);
+    }
+}

@@ -1,0 +1,138 @@
+//! Retries and the per-provider circuit breaker around each candidate. The
+//! breaker's permit covers the whole candidate, retries included, so a
+//! candidate whose retries are exhausted counts one failure; a stream keeps
+//! its permit until it ends.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::Engine;
+use crate::clock;
+use crate::providers::{ErrorKind, ProviderError};
+use crate::resilience::{
+    BreakerConfig, BreakerPermit, Breakers, CircuitBreaker, RetryBudgetConfig, RetryBudgets,
+    RetryDecision, RetryPolicy, run_with_retries,
+};
+use crate::routing::Candidate;
+
+/// The retry policy, the per-provider retry budgets and circuit breakers.
+pub struct Resilience {
+    pub policy: RetryPolicy,
+    pub retry_budgets: RetryBudgets,
+    pub breakers: Arc<Breakers>,
+}
+
+impl Resilience {
+    pub fn new(policy: RetryPolicy, retry_budgets: RetryBudgets, breakers: Arc<Breakers>) -> Self {
+        Resilience {
+            policy,
+            retry_budgets,
+            breakers,
+        }
+    }
+}
+
+impl Default for Resilience {
+    /// The documented defaults, on the system clock.
+    fn default() -> Self {
+        Resilience::new(
+            RetryPolicy::default(),
+            RetryBudgets::new(RetryBudgetConfig::default()),
+            Arc::new(Breakers::new(BreakerConfig::default(), clock::system())),
+        )
+    }
+}
+
+/// A candidate's breaker permit, given back once the call's outcome is known.
+pub struct Held {
+    breaker: CircuitBreaker,
+    permit: BreakerPermit,
+}
+
+impl Held {
+    pub fn succeeded(self) {
+        self.breaker.record_success(self.permit);
+    }
+
+    /// A failure of the provider counts against its breaker; the request's
+    /// own fault (a 400, a prompt too long, a content filter) shows the
+    /// provider is up.
+    pub fn failed(self, error: &ProviderError) {
+        if error.kind().is_callers_fault() {
+            self.breaker.record_success(self.permit);
+        } else {
+            self.breaker
+                .record_failure(self.permit, error.kind().reason());
+        }
+    }
+}
+
+fn classify(error: &ProviderError) -> RetryDecision {
+    if error.is_retryable() {
+        RetryDecision::Retry {
+            after: error.retry_after(),
+        }
+    } else {
+        RetryDecision::DoNotRetry
+    }
+}
+
+impl Engine {
+    /// Calls `candidate` with `op` through its circuit breaker, retrying
+    /// retryable failures until `deadline`; `attempts` counts the provider
+    /// calls made. A failure is recorded against the breaker here; on success
+    /// the permit is handed back, to be given back when the call ends. An open
+    /// breaker fails at once with [`ErrorKind::CircuitOpen`].
+    pub(super) async fn call_candidate<T, F, Fut>(
+        &self,
+        candidate: &Candidate,
+        deadline: Instant,
+        attempts: &mut u32,
+        mut op: F,
+    ) -> Result<(T, Held), ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let breaker = self.resilience.breakers.get(&candidate.provider);
+        let permit = match breaker.try_acquire() {
+            Ok(permit) => permit,
+            Err(open) => {
+                metrics::counter!("llm_provider_breaker_rejections_total", "provider" => candidate.provider.to_string())
+                    .increment(1);
+                tracing::info!(provider = %candidate.provider, "router.circuit_open_skipped");
+                return Err(ProviderError::new(ErrorKind::CircuitOpen, open.to_string()));
+            }
+        };
+        let retry_budget = self
+            .resilience
+            .retry_budgets
+            .for_provider(&candidate.provider);
+        let result = run_with_retries(
+            &self.resilience.policy,
+            &retry_budget,
+            Some(deadline),
+            classify,
+            |retry| {
+                *attempts += 1;
+                if retry > 0 {
+                    metrics::counter!("llm_provider_retries_total", "provider" => candidate.provider.to_string())
+                        .increment(1);
+                    tracing::info!(provider = %candidate.provider, model = %candidate.model, retry, "router.retry");
+                }
+                op()
+            },
+        )
+        .await;
+        let held = Held { breaker, permit };
+        match result {
+            Ok(value) => Ok((value, held)),
+            Err(error) => {
+                held.failed(&error);
+                Err(error)
+            }
+        }
+    }
+}
