@@ -112,6 +112,11 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, ConfigError> {
             .build()
             .map_err(|e| ConfigError::new("OTEL_EXPORTER_OTLP_ENDPOINT", e.to_string()))?;
         builder = builder.with_batch_exporter(exporter);
+    } else {
+        // Nothing exports spans: keep them non-recording. They still get ids,
+        // so trace context is continued and propagated downstream, but cost
+        // almost nothing per request.
+        builder = builder.with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff);
     }
     let provider = builder.build();
     let tracer = provider.tracer(config.service);
