@@ -62,7 +62,8 @@ async fn bad_config_exits_non_zero_naming_the_variable() {
 #[tokio::test]
 async fn grpc_services_serve_health_and_reflection_and_drain_on_sigterm() {
     for (bin, listen_var, service) in GRPC_SERVICES.iter().copied() {
-        let dir = tempfile_dir();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().display().to_string();
         let mut child = ChildProcess::spawn(
             bin,
             &[
@@ -171,10 +172,4 @@ async fn grpcurl(args: &[&str]) -> String {
         .await
         .expect("grpcurl on PATH");
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
-fn tempfile_dir() -> String {
-    let dir = std::env::temp_dir().join(format!("fe-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.to_string_lossy().into_owned()
 }
