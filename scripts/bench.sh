@@ -26,21 +26,28 @@ bin=${CARGO_TARGET_DIR:-target}/release
 work=$(mktemp -d)
 db="fe_bench_$$"
 psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $db" postgres
+psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE ${db}_conv" postgres
 prefix="bench:$$:"
 
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" postgres || true
+  for d in "$db" "${db}_conv"; do
+    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $d WITH (FORCE)" postgres || true
+  done
   redis-cli --scan --pattern "*${prefix}*" | xargs -r redis-cli del >/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
+# Each service gets one runtime worker, as in the Kubernetes manifests (a 500m
+# CPU limit makes `available_parallelism` one): on a 2-core machine also running
+# the load generator, the simulator, Redis and PostgreSQL, more workers than
+# cores only add cross-thread wake-ups.
 start() { # name, env...
   local name=$1; shift
-  env LOG_LEVEL=WARNING LOG_FORMAT=json METRICS_ADDR=off "$@" "$bin/$name" >"$work/$name.log" 2>&1 &
+  env LOG_LEVEL=WARNING LOG_FORMAT=json METRICS_ADDR=off WORKER_THREADS=1 "$@" "$bin/$name" >"$work/$name.log" 2>&1 &
   pids+=($!)
   eval "pid_${name//-/_}=$!"
 }
@@ -50,10 +57,19 @@ start usage-accounting USAGE_LISTEN_ADDR=127.0.0.1:18053 DATABASE_URL="postgres:
 start llm-router ROUTER_LISTEN_ADDR=127.0.0.1:18052 SIMULATOR_URL=http://127.0.0.1:18090 \
   REDIS_URL=redis://127.0.0.1:6379 REDIS_KEY_PREFIX="$prefix" USAGE_ADDR=http://127.0.0.1:18053 \
   AI_MONTHLY_BUDGET_USD=1000000
+# Not on the measured path; running, so its memory counts in the four services' RSS.
+start conversation CONVERSATION_LISTEN_ADDR=127.0.0.1:18051 ROUTER_ADDR=http://127.0.0.1:18052 \
+  DATABASE_URL="postgres://postgres@127.0.0.1:5432/${db}_conv"
 start gateway GATEWAY_LISTEN_ADDR=127.0.0.1:18000 ROUTER_ADDR=http://127.0.0.1:18052 \
   USAGE_ADDR=http://127.0.0.1:18053 CONVERSATION_ADDR=http://127.0.0.1:18051 RATE_LIMIT_PER_MINUTE=100000000
 sleep 2
 for _ in $(seq 50); do curl -sf http://127.0.0.1:18000/ready >/dev/null && break; sleep 0.2; done
+if ! curl -sf http://127.0.0.1:18000/ready >/dev/null; then
+  echo "the suite did not become ready:" >&2
+  curl -s http://127.0.0.1:18000/ready >&2 || true
+  tail -n 5 "$work"/*.log >&2
+  exit 1
+fi
 
 token=$("$bin/gateway" token --sub bench-user)
 body='{"model":"cost_effective","messages":[{"role":"user","content":"Hello, can we practise ordering food?"}],"max_tokens":32}'
@@ -123,6 +139,6 @@ cat <<REPORT
 
 - success rate through FluentEdge: ${R[gw-20-ok]} at 20 req/s, ${R[gw-200-ok]} at 200 req/s
 - CPU per request (gateway + llm-router + usage-accounting): $(python3 -c "print('%.3f' % (($cpu1 - $cpu0) / max($gw_n, 1)))") ms over $gw_n requests
-- peak RSS (MB): gateway $(rss $pid_gateway), llm-router $(rss $pid_llm_router), usage-accounting $(rss $pid_usage_accounting), provider-sim $(rss $pid_provider_sim)
+- peak RSS (MB): gateway $(rss $pid_gateway), conversation $(rss $pid_conversation), llm-router $(rss $pid_llm_router), usage-accounting $(rss $pid_usage_accounting) — the four services $(python3 -c "print('%.1f' % ($(rss $pid_gateway) + $(rss $pid_conversation) + $(rss $pid_llm_router) + $(rss $pid_usage_accounting)))"); provider-sim $(rss $pid_provider_sim)
 - ledger rows written: $(psql -h 127.0.0.1 -U postgres -tAc "SELECT count(*) FROM api_usage_log" "$db")
 REPORT

@@ -19,6 +19,7 @@ pub mod period;
 pub mod readiness;
 mod rebuild;
 pub mod redis;
+mod redis_settle;
 mod settlement;
 pub mod store;
 

@@ -5,6 +5,7 @@
 //! client's command timeout (see `clients::redis::connect`).
 
 use super::period::Period;
+use super::redis_settle::{self, SettleJob};
 use super::store::{
     BudgetStore, KEEP_AFTER_PERIOD, ReserveOutcome, ReserveRequest, SettleOutcome, SettleRequest,
     StoreError, StoreSnapshot, StoreTtls, from_millis, millis, new_epoch,
@@ -13,7 +14,9 @@ use crate::clients::redis::{LuaScript, describe};
 use crate::money::Micros;
 use chrono::{DateTime, Utc};
 use fred::prelude::{Client, ClientLike, Value};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 macro_rules! script {
     ($file:literal) => {
@@ -26,22 +29,29 @@ macro_rules! script {
 }
 
 static RESERVE: LuaScript = script!("reserve.lua");
-static SETTLE: LuaScript = script!("settle.lua");
+pub(super) static SETTLE: LuaScript = script!("settle.lua");
 static SNAPSHOT: LuaScript = script!("snapshot.lua");
 static INITIALIZE: LuaScript = script!("initialize.lua");
 static RESET: LuaScript = script!("reset.lua");
 
 pub struct RedisBudgetStore {
+    shared: Arc<Shared>,
+    /// The settle batcher, started on the first settle (it needs a runtime).
+    settles: OnceLock<mpsc::UnboundedSender<SettleJob>>,
+}
+
+/// What the store and its settle batcher share.
+pub(super) struct Shared {
     client: Client,
     prefix: String,
-    ttls: StoreTtls,
+    pub(super) ttls: StoreTtls,
     timeout: Duration,
 }
 
-struct Keys {
-    state: String,
-    resv: String,
-    resv_exp: String,
+pub(super) struct Keys {
+    pub(super) state: String,
+    pub(super) resv: String,
+    pub(super) resv_exp: String,
 }
 
 impl RedisBudgetStore {
@@ -54,18 +64,23 @@ impl RedisBudgetStore {
         timeout: Duration,
     ) -> Self {
         Self {
-            client,
-            prefix: prefix.into(),
-            ttls,
-            timeout,
+            shared: Arc::new(Shared {
+                client,
+                prefix: prefix.into(),
+                ttls,
+                timeout,
+            }),
+            settles: OnceLock::new(),
         }
     }
+}
 
+impl Shared {
     fn tag(&self, period: &Period) -> String {
         format!("{{{}budget:{}}}", self.prefix, period.key)
     }
 
-    fn keys(&self, period: &Period) -> Keys {
+    pub(super) fn keys(&self, period: &Period) -> Keys {
         let tag = self.tag(period);
         Keys {
             state: format!("{tag}:state"),
@@ -74,7 +89,7 @@ impl RedisBudgetStore {
         }
     }
 
-    fn done_key(&self, period: &Period, request_id: &str) -> String {
+    pub(super) fn done_key(&self, period: &Period, request_id: &str) -> String {
         format!("{}:done:{request_id}", self.tag(period))
     }
 
@@ -82,7 +97,7 @@ impl RedisBudgetStore {
         millis(period.end + KEEP_AFTER_PERIOD).to_string()
     }
 
-    async fn run(
+    pub(super) async fn run(
         &self,
         script: &LuaScript,
         keys: Vec<String>,
@@ -97,14 +112,14 @@ impl RedisBudgetStore {
     }
 }
 
-fn tag_of(items: &[Value]) -> Result<String, StoreError> {
+pub(super) fn tag_of(items: &[Value]) -> Result<String, StoreError> {
     items
         .first()
         .and_then(Value::as_string)
         .ok_or_else(|| StoreError::Protocol("reply without a tag".into()))
 }
 
-fn int_at(items: &[Value], i: usize) -> Result<i64, StoreError> {
+pub(super) fn int_at(items: &[Value], i: usize) -> Result<i64, StoreError> {
     items
         .get(i)
         .and_then(Value::as_i64)
@@ -118,7 +133,7 @@ fn str_at(items: &[Value], i: usize) -> Result<String, StoreError> {
         .ok_or_else(|| StoreError::Protocol(format!("reply item {i} is not a string")))
 }
 
-fn totals(items: &[Value]) -> Result<(Micros, Micros), StoreError> {
+pub(super) fn totals(items: &[Value]) -> Result<(Micros, Micros), StoreError> {
     Ok((Micros(int_at(items, 1)?), Micros(int_at(items, 2)?)))
 }
 
@@ -136,7 +151,7 @@ fn snapshot_of(items: &[Value]) -> Result<Option<StoreSnapshot>, StoreError> {
     }
 }
 
-fn ms(d: Duration) -> String {
+pub(super) fn ms(d: Duration) -> String {
     d.as_millis().to_string()
 }
 
@@ -147,18 +162,20 @@ impl BudgetStore for RedisBudgetStore {
     }
 
     async fn reserve(&self, req: &ReserveRequest<'_>) -> Result<ReserveOutcome, StoreError> {
-        let k = self.keys(req.period);
+        let k = self.shared.keys(req.period);
         let now = millis(req.now);
-        let expires = now
-            .saturating_add(i64::try_from(self.ttls.reservation.as_millis()).unwrap_or(i64::MAX));
+        let expires = now.saturating_add(
+            i64::try_from(self.shared.ttls.reservation.as_millis()).unwrap_or(i64::MAX),
+        );
         let items = self
+            .shared
             .run(
                 &RESERVE,
                 vec![
                     k.state,
                     k.resv,
                     k.resv_exp,
-                    self.done_key(req.period, req.request_id),
+                    self.shared.done_key(req.period, req.request_id),
                 ],
                 vec![
                     req.request_id.to_owned(),
@@ -167,7 +184,7 @@ impl BudgetStore for RedisBudgetStore {
                     req.block_at.0.to_string(),
                     now.to_string(),
                     expires.to_string(),
-                    Self::expire_at(req.period),
+                    Shared::expire_at(req.period),
                 ],
             )
             .await?;
@@ -201,44 +218,24 @@ impl BudgetStore for RedisBudgetStore {
         })
     }
 
+    /// Coalesced with concurrent settles into one script call (see `redis_settle`).
     async fn settle(&self, req: &SettleRequest<'_>) -> Result<SettleOutcome, StoreError> {
-        let k = self.keys(req.period);
-        let items = self
-            .run(
-                &SETTLE,
-                vec![
-                    k.state,
-                    k.resv,
-                    k.resv_exp,
-                    self.done_key(req.period, req.request_id),
-                ],
-                vec![
-                    req.request_id.to_owned(),
-                    req.actual.0.to_string(),
-                    millis(req.now).to_string(),
-                    req.epoch.unwrap_or("").to_owned(),
-                    ms(self.ttls.tombstone),
-                    if req.release_only { "1" } else { "0" }.to_owned(),
-                ],
-            )
-            .await?;
-        Ok(match tag_of(&items)?.as_str() {
-            "needs_rebuild" => SettleOutcome::NeedsRebuild,
-            "stale" => SettleOutcome::Stale,
-            "already_settled" => {
-                let (spent, reserved) = totals(&items)?;
-                SettleOutcome::AlreadySettled { spent, reserved }
-            }
-            "settled" => {
-                let (spent, reserved) = totals(&items)?;
-                SettleOutcome::Settled {
-                    spent,
-                    reserved,
-                    had_reservation: int_at(&items, 3)? == 1,
-                }
-            }
-            other => return Err(StoreError::Protocol(format!("settle tag {other:?}"))),
-        })
+        let (reply, answer) = oneshot::channel();
+        let job = SettleJob {
+            period: req.period.clone(),
+            request_id: req.request_id.to_owned(),
+            actual: req.actual,
+            epoch: req.epoch.map(str::to_owned),
+            release_only: req.release_only,
+            now: req.now,
+            reply,
+        };
+        let batcher = self
+            .settles
+            .get_or_init(|| redis_settle::spawn(Arc::clone(&self.shared)));
+        let stopped = || StoreError::Unavailable("the settle batcher has stopped".into());
+        batcher.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn snapshot(
@@ -246,8 +243,9 @@ impl BudgetStore for RedisBudgetStore {
         period: &Period,
         now: DateTime<Utc>,
     ) -> Result<Option<StoreSnapshot>, StoreError> {
-        let k = self.keys(period);
+        let k = self.shared.keys(period);
         let items = self
+            .shared
             .run(
                 &SNAPSHOT,
                 vec![k.state, k.resv, k.resv_exp],
@@ -264,8 +262,9 @@ impl BudgetStore for RedisBudgetStore {
         window_start: DateTime<Utc>,
         _now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let k = self.keys(period);
+        let k = self.shared.keys(period);
         let items = self
+            .shared
             .run(
                 &INITIALIZE,
                 vec![k.state, k.resv, k.resv_exp],
@@ -273,7 +272,7 @@ impl BudgetStore for RedisBudgetStore {
                     spent.0.to_string(),
                     millis(window_start).to_string(),
                     new_epoch(),
-                    Self::expire_at(period),
+                    Shared::expire_at(period),
                 ],
             )
             .await?;
@@ -286,15 +285,16 @@ impl BudgetStore for RedisBudgetStore {
         window_start: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<StoreSnapshot, StoreError> {
-        let k = self.keys(period);
+        let k = self.shared.keys(period);
         let items = self
+            .shared
             .run(
                 &RESET,
                 vec![k.state, k.resv, k.resv_exp],
                 vec![
                     millis(window_start).to_string(),
                     new_epoch(),
-                    Self::expire_at(period),
+                    Shared::expire_at(period),
                     millis(now).to_string(),
                 ],
             )
@@ -303,10 +303,11 @@ impl BudgetStore for RedisBudgetStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.client
+        self.shared
+            .client
             .ping::<Value>(None)
             .await
             .map(|_| ())
-            .map_err(|e| StoreError::Unavailable(describe(&e, self.timeout)))
+            .map_err(|e| StoreError::Unavailable(describe(&e, self.shared.timeout)))
     }
 }

@@ -244,6 +244,34 @@ macro_rules! store_suite {
                 assert_eq!(store.snapshot(&nov, now()).await.unwrap().unwrap().reserved, Micros::ZERO);
             }
 
+            // Redis coalesces concurrent settles into one script call: each
+            // still gets its own outcome, duplicates count once, and a
+            // settle for another period is answered for that period.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_settles_each_get_their_own_outcome() {
+                let (store, _guard) = $make.await;
+                let p = period();
+                let dec = Period::containing(p.end, chrono::FixedOffset::east_opt(0).unwrap());
+                store.initialize(&p, Micros::ZERO, p.start, now()).await.unwrap();
+                let ids: Vec<String> = (0..100).map(|i| format!("c{i}")).collect();
+                for id in &ids {
+                    let admitted = store.reserve(&reserve(&p, id, usd("0.5"), now())).await.unwrap();
+                    assert!(matches!(admitted, ReserveOutcome::Admitted { .. }), "{id}: {admitted:?}");
+                }
+                let (store, p) = (&store, &p);
+                let settles = ids.iter().chain(ids.iter().take(20)).map(|id| async move {
+                    store.settle(&settle(p, id, usd("0.25"), None, now())).await.unwrap()
+                });
+                let other = async { store.settle(&settle(&dec, "c0", usd("1"), None, now())).await.unwrap() };
+                let (outcomes, other) = tokio::join!(futures::future::join_all(settles), other);
+                let settled = outcomes.iter().filter(|o| matches!(o, SettleOutcome::Settled { had_reservation: true, .. })).count();
+                let duplicates = outcomes.iter().filter(|o| matches!(o, SettleOutcome::AlreadySettled { .. })).count();
+                assert_eq!((settled, duplicates), (100, 20), "{outcomes:?}");
+                assert_eq!(other, SettleOutcome::NeedsRebuild);
+                let snap = store.snapshot(p, now()).await.unwrap().unwrap();
+                assert_eq!((snap.spent, snap.reserved, snap.reservations), (usd("25"), Micros::ZERO, 0));
+            }
+
             #[tokio::test]
             async fn answers_ping() {
                 let (store, _guard) = $make.await;
