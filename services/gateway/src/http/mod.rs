@@ -29,10 +29,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
 
-/// What handlers share: cloned per request, so only `Arc`s and channels.
+/// What handlers share: cloned per request, so only `Arc`s (a `Backends`
+/// clone is seven channel clones, each with its own drop work).
 #[derive(Clone)]
 pub struct AppState {
-    pub backends: Backends,
+    pub backends: Arc<Backends>,
     pub ready_timeout: Duration,
 }
 
@@ -43,7 +44,7 @@ pub fn router(
     limiter: Option<Arc<RateLimiter>>,
 ) -> Router {
     let state = AppState {
-        backends,
+        backends: Arc::new(backends),
         ready_timeout: config.ready_timeout,
     };
     let guarded = |routes: Router<AppState>, access: Access| {
