@@ -1,5 +1,6 @@
 //! The budget in Redis, shared by every router replica: one Lua script per
-//! operation, so a reserve and a settle are one round trip each and atomic.
+//! operation, so a reserve is one round trip and atomic; settles queued
+//! together share one script call (`redis_settle`), each still atomic.
 //! All keys of a period share the hash tag `{<prefix>budget:<YYYY-MM>}`, so the
 //! scripts run unchanged on Redis Cluster. Every command is bounded by the
 //! client's command timeout (see `clients::redis::connect`).
