@@ -245,8 +245,10 @@ macro_rules! store_suite {
             }
 
             // Redis coalesces concurrent settles into one script call: each
-            // still gets its own outcome, duplicates count once, and a
-            // settle for another period is answered for that period.
+            // still gets its own outcome (only the even ids hold a
+            // reservation, so a reply handed to the wrong caller shows),
+            // duplicates count once, and a settle for another period is
+            // answered for that period.
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_settles_each_get_their_own_outcome() {
                 let (store, _guard) = $make.await;
@@ -254,19 +256,27 @@ macro_rules! store_suite {
                 let dec = Period::containing(p.end, chrono::FixedOffset::east_opt(0).unwrap());
                 store.initialize(&p, Micros::ZERO, p.start, now()).await.unwrap();
                 let ids: Vec<String> = (0..100).map(|i| format!("c{i}")).collect();
-                for id in &ids {
+                for id in ids.iter().step_by(2) {
                     let admitted = store.reserve(&reserve(&p, id, usd("0.5"), now())).await.unwrap();
                     assert!(matches!(admitted, ReserveOutcome::Admitted { .. }), "{id}: {admitted:?}");
                 }
                 let (store, p) = (&store, &p);
-                let settles = ids.iter().chain(ids.iter().take(20)).map(|id| async move {
-                    store.settle(&settle(p, id, usd("0.25"), None, now())).await.unwrap()
+                let settles = (0..100).chain(0..20).map(|i| async move {
+                    let outcome = store.settle(&settle(p, &format!("c{i}"), usd("0.25"), None, now())).await.unwrap();
+                    (i, outcome)
                 });
                 let other = async { store.settle(&settle(&dec, "c0", usd("1"), None, now())).await.unwrap() };
                 let (outcomes, other) = tokio::join!(futures::future::join_all(settles), other);
-                let settled = outcomes.iter().filter(|o| matches!(o, SettleOutcome::Settled { had_reservation: true, .. })).count();
-                let duplicates = outcomes.iter().filter(|o| matches!(o, SettleOutcome::AlreadySettled { .. })).count();
-                assert_eq!((settled, duplicates), (100, 20), "{outcomes:?}");
+                for i in 0..100 {
+                    let mine: Vec<&SettleOutcome> = outcomes.iter().filter(|(j, _)| *j == i).map(|(_, o)| o).collect();
+                    let settled: Vec<bool> = mine.iter().filter_map(|o| match o {
+                        SettleOutcome::Settled { had_reservation, .. } => Some(*had_reservation),
+                        _ => None,
+                    }).collect();
+                    assert_eq!(settled, vec![i % 2 == 0], "c{i}: {mine:?}");
+                    let duplicates = mine.iter().filter(|o| matches!(o, SettleOutcome::AlreadySettled { .. })).count();
+                    assert_eq!(duplicates, usize::from(i < 20), "c{i}: {mine:?}");
+                }
                 assert_eq!(other, SettleOutcome::NeedsRebuild);
                 let snap = store.snapshot(p, now()).await.unwrap().unwrap();
                 assert_eq!((snap.spent, snap.reserved, snap.reservations), (usd("25"), Micros::ZERO, 0));
