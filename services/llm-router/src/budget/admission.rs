@@ -4,6 +4,7 @@ use super::breaker::BudgetBreaker;
 use super::config::BudgetState;
 use super::error::BudgetError;
 use super::period::Period;
+use super::settlement::Settlement;
 use crate::money::Micros;
 use std::sync::Arc;
 
@@ -14,6 +15,8 @@ pub struct Admission {
     pub request_id: String,
     pub period: Period,
     pub epoch: String,
+    /// The slice the call was admitted from (see `slices`), if any.
+    pub slice: Option<String>,
     pub reserved: Micros,
     /// The state when admitted.
     pub state: BudgetState,
@@ -40,7 +43,7 @@ impl std::fmt::Debug for Admission {
 
 impl Admission {
     /// Settles to the actual cost (what the provider billed, partial streams included).
-    pub async fn settle(mut self, actual: Micros) -> Result<(), BudgetError> {
+    pub async fn settle(mut self, actual: Micros) -> Result<Settlement, BudgetError> {
         self.finished = true;
         let breaker = self.breaker.clone();
         breaker.settle_admission(&self, actual).await
@@ -48,7 +51,7 @@ impl Admission {
 
     /// The call cost nothing (it never reached a provider).
     pub async fn release(self) -> Result<(), BudgetError> {
-        self.settle(Micros::ZERO).await
+        self.settle(Micros::ZERO).await.map(|_| ())
     }
 }
 
@@ -65,6 +68,7 @@ impl Drop for Admission {
             request_id: std::mem::take(&mut self.request_id),
             period: self.period.clone(),
             epoch: std::mem::take(&mut self.epoch),
+            slice: self.slice.take(),
             reserved: self.reserved,
             state: self.state,
             downgrade_to_cost_effective: self.downgrade_to_cost_effective,

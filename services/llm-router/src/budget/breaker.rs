@@ -17,6 +17,7 @@ use super::error::{BudgetError, BudgetStatus, RefusalReason};
 use super::ledger::{BudgetReset, SpendSource};
 use super::period::Period;
 use super::settlement::PendingSettle;
+use super::slices::SliceState;
 use super::store::{BudgetStore, ReserveOutcome, ReserveRequest, StoreError, StoreSnapshot};
 use crate::clock::SharedClock;
 use crate::money::Micros;
@@ -33,7 +34,7 @@ struct Observed {
 
 pub struct BudgetBreaker {
     pub(super) config: BudgetConfig,
-    thresholds: Thresholds,
+    pub(super) thresholds: Thresholds,
     pub(super) store: Arc<dyn BudgetStore>,
     pub(super) ledger: Arc<dyn SpendSource>,
     pub(super) clock: SharedClock,
@@ -41,6 +42,7 @@ pub struct BudgetBreaker {
     pub(super) rebuild: tokio::sync::Mutex<Option<(String, tokio::time::Instant, String)>>,
     observed: Mutex<Observed>,
     pub(super) pending: Mutex<Vec<PendingSettle>>,
+    pub(super) slices: Mutex<SliceState>,
     healthy: AtomicBool,
 }
 
@@ -61,6 +63,7 @@ impl BudgetBreaker {
             rebuild: tokio::sync::Mutex::new(None),
             observed: Mutex::new(Observed::default()),
             pending: Mutex::new(Vec::new()),
+            slices: Mutex::new(SliceState::default()),
             healthy: AtomicBool::new(true),
         })
     }
@@ -107,8 +110,25 @@ impl BudgetBreaker {
         if worst_case < Micros::ZERO {
             return Err(BudgetError::Invalid("negative worst-case cost".into()));
         }
+        self.claim(request_id)?;
+        let result = self.admit_claimed(request_id, worst_case, wants_sota).await;
+        if result.is_err() {
+            self.unclaim(request_id);
+        }
+        result
+    }
+
+    async fn admit_claimed(
+        self: &Arc<Self>,
+        request_id: &str,
+        worst_case: Micros,
+        wants_sota: bool,
+    ) -> Result<Admission, BudgetError> {
         let period = self.current_period();
         self.note_period(&period);
+        if let Some(admission) = self.admit_from_slice(&period, request_id, worst_case).await {
+            return Ok(admission);
+        }
         let refused = |reason, spent, reserved| BudgetError::Exceeded {
             reason,
             state: self.thresholds.state_of(spent),
@@ -129,16 +149,8 @@ impl BudgetBreaker {
             let outcome = match self.bounded(self.store.reserve(&req)).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
-                    // The reserve may still land (a late write after a timeout):
-                    // free it once the store answers again.
-                    self.queue(PendingSettle {
-                        period: period.clone(),
-                        request_id: request_id.to_owned(),
-                        epoch: None,
-                        actual: Micros::ZERO,
-                        release_only: true,
-                        queued_at: self.clock.now(),
-                    });
+                    // The reserve may still land (a late write after a timeout).
+                    self.release_later(&period, request_id);
                     return Err(e);
                 }
             };
@@ -154,6 +166,7 @@ impl BudgetBreaker {
                         request_id: request_id.to_owned(),
                         period,
                         epoch,
+                        slice: None,
                         reserved: worst_case,
                         state,
                         downgrade_to_cost_effective: wants_sota
@@ -280,6 +293,9 @@ impl BudgetBreaker {
         if ok && self.pending_settles() > 0 {
             self.flush_pending().await;
         }
+        if ok {
+            self.return_stale_slice().await;
+        }
         ok
     }
 
@@ -352,6 +368,16 @@ impl BudgetBreaker {
             tracing::info!(previous = %previous, period = %period.key, "circuit_breaker.monthly_reset");
         }
         observed.state = None;
+    }
+
+    /// The state last observed for `period` by this replica.
+    pub(super) fn observed_state(&self, period: &Period) -> Option<BudgetState> {
+        let observed = self.observed.lock();
+        if observed.period_key.as_deref() == Some(period.key.as_str()) {
+            observed.state
+        } else {
+            None
+        }
     }
 
     /// Publishes gauges and logs state transitions (per replica).

@@ -36,6 +36,14 @@ pub struct BudgetConfig {
     /// starts the month from zero (logged as `budget.rebuild_skipped`): the
     /// single-replica development mode, where usage-accounting may not run.
     pub require_ledger: bool,
+    /// Budget a replica pre-reserves in one store call and admits calls from
+    /// locally (`BUDGET_SLICE_USD`; default 0.1% of the limit with `REDIS_URL`,
+    /// zero — one store reservation per call — without). See `budget::slices`.
+    pub slice: Micros,
+    /// How long a slice admits calls before its unused rest is returned
+    /// (`BUDGET_SLICE_WINDOW_MS`, 1 s; at most a tenth of the reservation TTL,
+    /// so a call admitted late in a slice's window is still covered for 90% of it).
+    pub slice_window: Duration,
 }
 
 impl Default for BudgetConfig {
@@ -50,6 +58,8 @@ impl Default for BudgetConfig {
             store_timeout: Duration::from_millis(250),
             rebuild_timeout: Duration::from_secs(5),
             require_ledger: true,
+            slice: Micros::ZERO,
+            slice_window: Duration::from_secs(1),
         }
     }
 }
@@ -95,6 +105,31 @@ impl BudgetConfig {
         if store_timeout.is_zero() {
             return Err(ConfigError::new("REDIS_COMMAND_TIMEOUT_MS", "at least 1"));
         }
+        let redis = env.get("REDIS_URL").is_some();
+        let slice = match env.get("BUDGET_SLICE_USD") {
+            Some(raw) => {
+                Micros::parse_usd(raw).map_err(|e| ConfigError::new("BUDGET_SLICE_USD", e))?
+            }
+            None if redis => Micros(limit.0 / 1_000),
+            None => Micros::ZERO,
+        };
+        if slice.0 > limit.0 / 20 {
+            return Err(ConfigError::new(
+                "BUDGET_SLICE_USD",
+                "at most 5% of AI_MONTHLY_BUDGET_USD (each replica may hold one slice)",
+            ));
+        }
+        // Defaults to 1 s, or a tenth of a shorter reservation TTL.
+        let slice_window = env.millis_or(
+            "BUDGET_SLICE_WINDOW_MS",
+            d.slice_window.min(reservation_ttl / 10),
+        )?;
+        if slice_window < Duration::from_millis(10) || slice_window > reservation_ttl / 10 {
+            return Err(ConfigError::new(
+                "BUDGET_SLICE_WINDOW_MS",
+                "between 10 and a tenth of BUDGET_RESERVATION_TTL_MS",
+            ));
+        }
         Ok(Self {
             limit,
             alert_bp,
@@ -104,7 +139,9 @@ impl BudgetConfig {
             reservation_ttl,
             store_timeout,
             rebuild_timeout: env.millis_or("BUDGET_REBUILD_TIMEOUT_MS", d.rebuild_timeout)?,
-            require_ledger: env.bool_or("BUDGET_REQUIRE_LEDGER", env.get("REDIS_URL").is_some())?,
+            require_ledger: env.bool_or("BUDGET_REQUIRE_LEDGER", redis)?,
+            slice,
+            slice_window,
         })
     }
 
@@ -265,5 +302,37 @@ mod tests {
         assert!(BudgetConfig::from_env(&bad).is_err());
         let bad = Env::from_pairs([("AI_MONTHLY_BUDGET_USD", "1e3")]);
         assert!(BudgetConfig::from_env(&bad).is_err());
+    }
+
+    #[test]
+    fn slices_default_to_a_thousandth_of_the_limit_with_redis_only() {
+        let one_replica = Env::from_pairs([("AI_MONTHLY_BUDGET_USD", "300")]);
+        assert_eq!(
+            BudgetConfig::from_env(&one_replica).unwrap().slice,
+            Micros::ZERO
+        );
+        let shared = Env::from_pairs([
+            ("AI_MONTHLY_BUDGET_USD", "300"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ]);
+        let c = BudgetConfig::from_env(&shared).unwrap();
+        assert_eq!(
+            (c.slice, c.slice_window),
+            (Micros(300_000), Duration::from_secs(1))
+        );
+        let short_ttl = Env::from_pairs([("BUDGET_RESERVATION_TTL_MS", "1500")]);
+        let c = BudgetConfig::from_env(&short_ttl).unwrap();
+        assert_eq!(c.slice_window, Duration::from_millis(150));
+        let off = Env::from_pairs([("REDIS_URL", "redis://x"), ("BUDGET_SLICE_USD", "0")]);
+        assert_eq!(BudgetConfig::from_env(&off).unwrap().slice, Micros::ZERO);
+        for (var, value) in [
+            ("BUDGET_SLICE_USD", "15.01"), // more than 5% of the default 300
+            ("BUDGET_SLICE_USD", "-1"),
+            ("BUDGET_SLICE_WINDOW_MS", "5"),
+            ("BUDGET_SLICE_WINDOW_MS", "60001"), // more than a tenth of the 10 min TTL
+        ] {
+            let bad = Env::from_pairs([(var, value)]);
+            assert!(BudgetConfig::from_env(&bad).is_err(), "{var}={value}");
+        }
     }
 }

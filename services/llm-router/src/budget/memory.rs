@@ -63,6 +63,28 @@ impl PeriodState {
         }
     }
 
+    /// Frees `id`'s reservation; whether it held one.
+    fn release(&mut self, id: &str) -> bool {
+        let held = self.reservations.remove(id);
+        if let Some((amount, _)) = held {
+            self.reserved -= amount;
+        }
+        held.is_some()
+    }
+
+    /// Frees `part` of a slice (all of it when less is left); whether it is held.
+    fn release_part(&mut self, slice: &str, part: i64) -> bool {
+        let Some((held, _)) = self.reservations.get_mut(slice) else {
+            return false;
+        };
+        if *held <= part {
+            return self.release(slice);
+        }
+        *held -= part;
+        self.reserved -= part;
+        true
+    }
+
     fn snapshot(&self) -> StoreSnapshot {
         StoreSnapshot {
             spent: Micros(self.spent),
@@ -146,40 +168,42 @@ impl BudgetStore for MemoryBudgetStore {
             return Ok(SettleOutcome::NeedsRebuild);
         };
         p.sweep(req.now);
+        let had = match req.slice {
+            Some(part) => p.release_part(part.id, part.amount.0),
+            None => p.release(req.request_id),
+        };
+        let (spent, reserved) = (Micros(p.spent), Micros(p.reserved));
         if req.release_only {
-            let held = p.reservations.remove(req.request_id);
-            if let Some((amount, _)) = held {
-                p.reserved -= amount;
-            }
             return Ok(SettleOutcome::Settled {
-                spent: Micros(p.spent),
-                reserved: Micros(p.reserved),
-                had_reservation: held.is_some(),
+                spent,
+                reserved,
+                had_reservation: had,
             });
         }
-        if p.settled.contains(req.request_id) {
-            return Ok(SettleOutcome::AlreadySettled {
-                spent: Micros(p.spent),
-                reserved: Micros(p.reserved),
-            });
+        let duplicate = p.settled.contains(req.request_id);
+        if duplicate && req.slice.is_none() && !had {
+            return Ok(SettleOutcome::AlreadySettled { spent, reserved });
         }
-        let held = p.reservations.remove(req.request_id);
-        if let Some((amount, _)) = held {
-            p.reserved -= amount;
+        if !duplicate {
+            p.settled.insert(req.request_id.to_owned());
+            p.settled_queue.push_back((
+                Self::after(req.now, self.ttls.tombstone),
+                req.request_id.to_owned(),
+            ));
         }
-        p.settled.insert(req.request_id.to_owned());
-        p.settled_queue.push_back((
-            Self::after(req.now, self.ttls.tombstone),
-            req.request_id.to_owned(),
-        ));
         if req.epoch.is_some_and(|e| e != p.epoch) {
             return Ok(SettleOutcome::Stale);
         }
         p.spent = p.spent.saturating_add(req.actual.0);
-        Ok(SettleOutcome::Settled {
-            spent: Micros(p.spent),
-            reserved: Micros(p.reserved),
-            had_reservation: held.is_some(),
+        let (spent, reserved) = (Micros(p.spent), Micros(p.reserved));
+        Ok(if duplicate {
+            SettleOutcome::Duplicate { spent, reserved }
+        } else {
+            SettleOutcome::Settled {
+                spent,
+                reserved,
+                had_reservation: had,
+            }
         })
     }
 

@@ -21,6 +21,7 @@ mod rebuild;
 pub mod redis;
 mod redis_settle;
 mod settlement;
+mod slices;
 pub mod store;
 
 pub use admission::Admission;
@@ -32,7 +33,8 @@ pub use memory::MemoryBudgetStore;
 pub use period::Period;
 pub use readiness::{Readiness, watch_readiness};
 pub use redis::RedisBudgetStore;
+pub use settlement::Settlement;
 pub use store::{
-    BudgetStore, ReserveOutcome, ReserveRequest, SettleOutcome, SettleRequest, StoreError,
-    StoreSnapshot, StoreTtls,
+    BudgetStore, ReserveOutcome, ReserveRequest, SettleOutcome, SettleRequest, SlicePart,
+    StoreError, StoreSnapshot, StoreTtls,
 };

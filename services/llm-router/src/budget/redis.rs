@@ -228,6 +228,7 @@ impl BudgetStore for RedisBudgetStore {
             actual: req.actual,
             epoch: req.epoch.map(str::to_owned),
             release_only: req.release_only,
+            slice: req.slice.map(|s| (s.id.to_owned(), s.amount)),
             now: req.now,
             reply,
         };

@@ -24,6 +24,8 @@ pub(super) struct SettleJob {
     pub actual: Micros,
     pub epoch: Option<String>,
     pub release_only: bool,
+    /// The slice id and the call's part of it.
+    pub slice: Option<(String, Micros)>,
     pub now: DateTime<Utc>,
     pub reply: oneshot::Sender<Result<SettleOutcome, StoreError>>,
 }
@@ -58,7 +60,7 @@ async fn settle_period(shared: &Shared, jobs: Vec<SettleJob>) {
     let now = jobs.iter().map(|j| j.now).max().unwrap_or_else(Utc::now);
     let mut keys = Vec::with_capacity(3 + jobs.len());
     keys.extend([k.state, k.resv, k.resv_exp]);
-    let mut args = Vec::with_capacity(2 + 4 * jobs.len());
+    let mut args = Vec::with_capacity(2 + 6 * jobs.len());
     args.extend([millis(now).to_string(), ms(shared.ttls.tombstone)]);
     for job in &jobs {
         keys.push(shared.done_key(&period, &job.request_id));
@@ -67,6 +69,13 @@ async fn settle_period(shared: &Shared, jobs: Vec<SettleJob>) {
             job.actual.0.to_string(),
             job.epoch.clone().unwrap_or_default(),
             if job.release_only { "1" } else { "0" }.to_owned(),
+            job.slice
+                .as_ref()
+                .map(|(id, _)| id.clone())
+                .unwrap_or_default(),
+            job.slice
+                .as_ref()
+                .map_or_else(String::new, |(_, part)| part.0.to_string()),
         ]);
     }
     match shared.run(&SETTLE, keys, args).await {
@@ -101,6 +110,10 @@ fn outcome(items: &[Value]) -> Result<SettleOutcome, StoreError> {
         "already_settled" => {
             let (spent, reserved) = totals(items)?;
             SettleOutcome::AlreadySettled { spent, reserved }
+        }
+        "duplicate" => {
+            let (spent, reserved) = totals(items)?;
+            SettleOutcome::Duplicate { spent, reserved }
         }
         "settled" => {
             let (spent, reserved) = totals(items)?;

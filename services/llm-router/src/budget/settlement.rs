@@ -4,12 +4,23 @@ use super::admission::Admission;
 use super::breaker::BudgetBreaker;
 use super::error::BudgetError;
 use super::period::Period;
-use super::store::{SettleOutcome, SettleRequest};
+use super::store::{SettleOutcome, SettleRequest, SlicePart};
 use crate::money::Micros;
 use chrono::{DateTime, Utc};
 
 /// Settles waiting for the store beyond this many are dropped (the ledger still has them).
 const MAX_PENDING_SETTLES: usize = 100_000;
+
+/// How a call's settle counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// Counted once (or left to the ledger's rebuild, or queued for a retry).
+    Counted,
+    /// Its request id had already been settled by another call that also
+    /// reached a provider: counted as well, so its usage record needs an id
+    /// of its own (see `slices`).
+    Duplicate,
+}
 
 /// A settle (or the clean-up of a reserve whose answer was lost) waiting for
 /// the store to answer again.
@@ -29,9 +40,21 @@ impl BudgetBreaker {
         &self,
         adm: &Admission,
         actual: Micros,
-    ) -> Result<(), BudgetError> {
+    ) -> Result<Settlement, BudgetError> {
+        self.unclaim(&adm.request_id);
         let actual = actual.max(Micros::ZERO);
         for attempt in 0..2 {
+            // Only a first settle releases a slice part: a repeat could release
+            // it twice. Later tries settle plainly; the part then stays held
+            // until the slice expires (budget held too long, never too short).
+            let slice = adm
+                .slice
+                .as_deref()
+                .filter(|_| attempt == 0)
+                .map(|id| SlicePart {
+                    id,
+                    amount: adm.reserved,
+                });
             let req = SettleRequest {
                 period: &adm.period,
                 request_id: &adm.request_id,
@@ -40,6 +63,7 @@ impl BudgetBreaker {
                 // so the cost belongs in whatever state exists now.
                 epoch: None,
                 release_only: false,
+                slice,
                 now: self.clock.now(),
             };
             match self.bounded(self.store.settle(&req)).await {
@@ -48,13 +72,24 @@ impl BudgetBreaker {
                     reserved,
                     had_reservation,
                 }) => {
-                    if !had_reservation && actual > Micros::ZERO {
-                        tracing::warn!(request_id = %adm.request_id, "budget.settled_after_expiry");
+                    match slice {
+                        Some(part) if !had_reservation => self.slice_lost(part.id),
+                        _ if !had_reservation && actual > Micros::ZERO => {
+                            tracing::warn!(request_id = %adm.request_id, "budget.settled_after_expiry");
+                        }
+                        _ => {}
                     }
                     self.observe(&adm.period, spent, reserved);
-                    return Ok(());
+                    return Ok(Settlement::Counted);
                 }
-                Ok(SettleOutcome::AlreadySettled { .. } | SettleOutcome::Stale) => return Ok(()),
+                Ok(SettleOutcome::Duplicate { spent, reserved }) => {
+                    tracing::warn!(request_id = %adm.request_id, cost = %actual, "budget.duplicate_request_counted");
+                    self.observe(&adm.period, spent, reserved);
+                    return Ok(Settlement::Duplicate);
+                }
+                Ok(SettleOutcome::AlreadySettled { .. } | SettleOutcome::Stale) => {
+                    return Ok(Settlement::Counted);
+                }
                 Ok(SettleOutcome::NeedsRebuild) if attempt == 0 => {
                     if let Err(e) = self.rebuild_for_call(&adm.period).await {
                         // The state will be rebuilt from the ledger, which will
@@ -80,7 +115,20 @@ impl BudgetBreaker {
                 }
             }
         }
-        Ok(())
+        Ok(Settlement::Counted)
+    }
+
+    /// Frees a reservation whose reserve went unanswered (it may still land)
+    /// once the store answers again.
+    pub(super) fn release_later(&self, period: &Period, request_id: &str) {
+        self.queue(PendingSettle {
+            period: period.clone(),
+            request_id: request_id.to_owned(),
+            epoch: None,
+            actual: Micros::ZERO,
+            release_only: true,
+            queued_at: self.clock.now(),
+        });
     }
 
     pub(super) fn queue(&self, item: PendingSettle) {
@@ -128,6 +176,7 @@ impl BudgetBreaker {
                 actual: p.actual,
                 epoch: p.epoch.as_deref(),
                 release_only: p.release_only,
+                slice: None,
                 now: self.clock.now(),
             };
             match self.bounded(self.store.settle(&req)).await {

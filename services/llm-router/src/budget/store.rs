@@ -13,6 +13,12 @@
 //!   tombstone so a repeated settle (or a late duplicate reserve) is a no-op.
 //! - Every state initialisation gets a fresh epoch; a settle naming an older
 //!   epoch releases but does not add (the rebuild from the ledger already counts it).
+//! - A *slice* is a reservation a replica holds for many calls (see
+//!   `budget::slices`): a call admitted from it releases its own worst case
+//!   from the slice when it settles (`SettleRequest::slice`). A settle that
+//!   releases budget held for it (its own reservation or its slice part) and
+//!   finds its request id already settled is a second real call under a reused
+//!   id: its cost is added too (`SettleOutcome::Duplicate`), never dropped.
 
 use super::period::Period;
 use crate::money::Micros;
@@ -72,7 +78,19 @@ pub struct SettleRequest<'a> {
     /// clean-up after a reserve whose answer was lost; the caller may retry
     /// the same request id).
     pub release_only: bool,
+    /// The call was admitted from this slice: release its part of the slice
+    /// instead of a reservation of its own.
+    pub slice: Option<SlicePart<'a>>,
     pub now: DateTime<Utc>,
+}
+
+/// What a call admitted from a slice holds of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlicePart<'a> {
+    /// The slice's reservation id.
+    pub id: &'a str,
+    /// The call's worst case (or, to return a slice, its unused rest).
+    pub amount: Micros,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +102,12 @@ pub enum SettleOutcome {
         had_reservation: bool,
     },
     AlreadySettled {
+        spent: Micros,
+        reserved: Micros,
+    },
+    /// The request id was already settled by another call that also reached
+    /// a provider (a reused id): this call's cost was added as well.
+    Duplicate {
         spent: Micros,
         reserved: Micros,
     },

@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 use super::Engine;
 use super::observe::{CallOutcome, CallRecord, Operation, duration_ms};
 use super::request::{ChatCall, EmbedCall, EngineError};
-use crate::budget::{Admission, BudgetBreaker};
+use crate::budget::{Admission, BudgetBreaker, Settlement};
 use crate::clock::SharedClock;
 use crate::delivery::{UsageDelivery, UsageOutcome, UsageRecord};
 use crate::money::Micros;
@@ -22,6 +22,14 @@ use crate::routing::{Candidate, Resolved, Target, Tier};
 
 /// Tokens a message's framing may add (role markers, separators).
 const FRAMING_TOKENS_PER_MESSAGE: u64 = 16;
+
+/// The ledger id of a second call under a reused request id: the id's first
+/// 90 characters (so the result stays within the 128 a request id may have),
+/// then its own suffix.
+fn duplicate_id(request_id: &str) -> String {
+    let head: String = request_id.chars().take(90).collect();
+    format!("{head}:dup:{}", uuid::Uuid::new_v4().simple())
+}
 
 /// The monthly budget and the usage pipeline of a router.
 pub struct Accounting {
@@ -71,15 +79,20 @@ impl Accounting {
 
     /// Settles the call, then submits its usage record, in a tracked task.
     pub(super) fn finish(&self, admission: Option<Admission>, record: &CallRecord) {
-        let usage = usage_record(record, self.clock.now());
+        let mut usage = usage_record(record, self.clock.now());
         let delivery = self.delivery.clone();
         let job = async move {
-            if let Some(admission) = admission
-                && let Err(e) = admission.settle(usage.cost).await
-            {
-                // Queued for a retry, or left to the next rebuild from the
-                // ledger: either way the call itself stands.
-                tracing::warn!(request_id = %usage.request_id, error = %e, "budget.settle_failed");
+            if let Some(admission) = admission {
+                match admission.settle(usage.cost).await {
+                    Ok(Settlement::Counted) => {}
+                    // Both calls under this id are in the budget: both go in the ledger.
+                    Ok(Settlement::Duplicate) => usage.request_id = duplicate_id(&usage.request_id),
+                    // Queued for a retry, or left to the next rebuild from the
+                    // ledger: either way the call itself stands.
+                    Err(e) => {
+                        tracing::warn!(request_id = %usage.request_id, error = %e, "budget.settle_failed");
+                    }
+                }
             }
             delivery.submit(usage).await;
         };
@@ -97,6 +110,7 @@ impl Accounting {
     pub async fn shutdown(&self) {
         self.tasks.close();
         self.tasks.wait().await;
+        self.budget.return_slice().await;
         self.delivery.shutdown().await;
     }
 }
@@ -234,5 +248,15 @@ mod tests {
         assert_eq!(max_input_tokens(0, 0), 0);
         assert_eq!(max_input_tokens(100, 2), 132);
         assert_eq!(max_input_tokens(usize::MAX, usize::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn a_duplicates_ledger_id_is_its_own_and_a_valid_request_id() {
+        let long = "r".repeat(128);
+        let (a, b) = (duplicate_id(&long), duplicate_id(&long));
+        assert_ne!(a, b);
+        assert!(a.starts_with(&long[..90]) && a.contains(":dup:"));
+        assert!(service_kit::context::is_valid_request_id(&a), "{a}");
+        assert!(duplicate_id("req-1").starts_with("req-1:dup:"));
     }
 }

@@ -81,7 +81,7 @@ pub fn attempt_failed(
         reason = reason,
         retryable = error.is_retryable(),
         error = %error.message(),
-        duration_ms = duration_ms(duration),
+        duration_ms = log_ms(duration),
         "router.provider_failed"
     );
 }
@@ -104,12 +104,18 @@ pub fn call_succeeded(
         model = %candidate.model,
         cost_usd = %cost.micros,
         price_version = %cost.price_version,
-        duration_ms = duration_ms(latency),
+        duration_ms = log_ms(latency),
         input_tokens = usage.input_tokens,
         output_tokens = usage.output_tokens,
         attempts = attempts,
         "router.success"
     );
+}
+
+/// Milliseconds with two decimals for log lines, as the gateway writes them:
+/// most calls through the simulator take well under a millisecond.
+fn log_ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
 }
 
 pub fn duration_ms(d: Duration) -> u64 {

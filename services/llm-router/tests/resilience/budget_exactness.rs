@@ -1,7 +1,8 @@
 //! Three router replicas (each its own Redis connection) sharing one budget,
 //! 200 concurrent callers: spend + reservations never exceed the limit, no
 //! reservation leaks, and nobody is refused while their worst case fitted and
-//! the budget was not OPEN.
+//! the budget was not OPEN — with one store reservation per call, and with
+//! budget slices (each replica admitting from its pre-reserved slice).
 
 use super::support::{FakeLedger, breaker, record, redis, redis_store, usd, utc};
 use llm_router::budget::{BudgetConfig, BudgetError, BudgetState, RefusalReason};
@@ -17,9 +18,19 @@ const CALLS_EACH: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_200_callers_never_overshoot() {
+    never_overshoot(Micros::ZERO).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_200_callers_never_overshoot_with_slices() {
+    never_overshoot(usd("10")).await;
+}
+
+async fn never_overshoot(slice: Micros) {
     let config = BudgetConfig {
         limit: usd("250"),
         store_timeout: Duration::from_secs(2),
+        slice,
         ..BudgetConfig::default()
     };
     let limit = config.limit;
@@ -125,6 +136,9 @@ async fn three_replicas_200_callers_never_overshoot() {
     }
     stop.store(true, Ordering::SeqCst);
     watcher.await.unwrap();
+    for r in &replicas {
+        r.return_slice().await;
+    }
 
     let status = replicas[1].status().await.unwrap();
     assert_eq!(status.reserved, Micros::ZERO, "no reservation leaked");

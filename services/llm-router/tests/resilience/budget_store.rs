@@ -11,18 +11,18 @@ use std::time::Duration;
 
 const TTL: Duration = Duration::from_secs(600);
 
-fn period() -> Period {
+pub(super) fn period() -> Period {
     Period::containing(
         utc("2026-11-10T00:00:00Z"),
         chrono::FixedOffset::east_opt(0).unwrap(),
     )
 }
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     utc("2026-11-10T12:00:00Z")
 }
 
-fn reserve<'a>(
+pub(super) fn reserve<'a>(
     p: &'a Period,
     id: &'a str,
     amount: Micros,
@@ -38,7 +38,7 @@ fn reserve<'a>(
     }
 }
 
-fn settle<'a>(
+pub(super) fn settle<'a>(
     p: &'a Period,
     id: &'a str,
     actual: Micros,
@@ -51,6 +51,7 @@ fn settle<'a>(
         actual,
         epoch,
         release_only: false,
+        slice: None,
         now: at,
     }
 }
@@ -291,11 +292,11 @@ macro_rules! store_suite {
     };
 }
 
-async fn memory() -> (Box<dyn BudgetStore>, ()) {
+pub(super) async fn memory() -> (Box<dyn BudgetStore>, ()) {
     (Box::new(MemoryBudgetStore::new(ttls())), ())
 }
 
-async fn redis_backed() -> (
+pub(super) async fn redis_backed() -> (
     Box<dyn BudgetStore>,
     (
         super::support::Cleanup,

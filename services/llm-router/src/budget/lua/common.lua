@@ -11,6 +11,14 @@ local function num(v)
   return 0
 end
 
+-- Subtracts the integer string `amount` from a hash field ('-0' is not an
+-- integer to Redis, and tostring would round large amounts).
+local function decr(key, field, amount)
+  if tonumber(amount) ~= 0 then
+    redis.call('HINCRBY', key, field, '-' .. amount)
+  end
+end
+
 -- Frees reservations whose router died before settling (bounded per call).
 local function sweep(state, resv, resv_exp, now)
   local expired = redis.call('ZRANGEBYSCORE', resv_exp, '-inf', now, 'LIMIT', 0, 256)
@@ -18,7 +26,7 @@ local function sweep(state, resv, resv_exp, now)
     local amount = redis.call('HGET', resv, id)
     if amount then
       redis.call('HDEL', resv, id)
-      redis.call('HINCRBY', state, 'reserved', '-' .. amount)
+      decr(state, 'reserved', amount)
     end
     redis.call('ZREM', resv_exp, id)
   end
