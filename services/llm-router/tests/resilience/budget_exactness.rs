@@ -76,6 +76,7 @@ async fn never_overshoot(slice: Micros) {
     });
 
     let admitted = Arc::new(AtomicU64::new(0));
+    let from_slices = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let settled_total = Arc::new(AtomicU64::new(0));
     let mut callers = Vec::new();
@@ -84,6 +85,7 @@ async fn never_overshoot(slice: Micros) {
         let (ledger, clock) = (ledger.clone(), clock.clone());
         let (admitted, refused, settled_total) =
             (admitted.clone(), refused.clone(), settled_total.clone());
+        let from_slices = from_slices.clone();
         callers.push(tokio::spawn(async move {
             for i in 0..CALLS_EACH {
                 let id = format!("caller-{c}-call-{i}");
@@ -99,6 +101,9 @@ async fn never_overshoot(slice: Micros) {
                 match replica.admit(&id, Micros(worst), false).await {
                     Ok(admission) => {
                         admitted.fetch_add(1, Ordering::SeqCst);
+                        if admission.slice.is_some() {
+                            from_slices.fetch_add(1, Ordering::SeqCst);
+                        }
                         tokio::time::sleep(Duration::from_millis(hold_ms)).await;
                         admission.settle(Micros(actual)).await.unwrap();
                         ledger.insert(record(&id, Micros(actual), clock.now()));
@@ -161,6 +166,8 @@ async fn never_overshoot(slice: Micros) {
         "demand exceeds the budget, so some calls are refused"
     );
     assert!(samples.load(Ordering::SeqCst) > 10);
+    // The slices run really admitted from slices (and the other run never did).
+    assert_eq!(from_slices.load(Ordering::SeqCst) > 0, slice > Micros::ZERO);
     // Exactly one replica rebuilt the empty month from the ledger.
     assert!(ledger.spend_calls.load(Ordering::SeqCst) >= 1);
 }
