@@ -25,8 +25,8 @@ fmt: ## format the code
 proto: ## regenerate proto/src/gen after editing a .proto (needs protoc)
 	PROTO_BLESS=1 $(CARGO) test -p fluentedge-proto --test codegen
 
-token: ## print a development JWT for the suite `make run` runs (make token ROLE=admin for an admin)
-	@$(CARGO) run -q -p gateway -- token --role $(ROLE)
+token: ## print a development JWT for `make run`'s suite (ROLE=admin for an admin; INTERNAL=1: a gRPC service token for grpcurl)
+	@FLUENTEDGE_DEV=$${FLUENTEDGE_DEV-1} $(CARGO) run -q -p gateway -- token --role $(ROLE) $(if $(INTERNAL),--internal) $(if $(AS),--as $(AS)) $(if $(SUB),--sub $(SUB))
 
 bench: ## the gateway + router overhead benchmark (PostgreSQL + Redis on loopback), see docs/BENCHMARKS.md
 	@scripts/bench.sh

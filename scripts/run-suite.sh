@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --workspace --bins
+# Development conveniences (the public development JWT secret and service
+# keys) exist only with this switch, and every listener stays on loopback.
+export FLUENTEDGE_DEV=1
 bin=${CARGO_TARGET_DIR:-target}/debug
 data=.fluentedge
 mkdir -p "$data"
@@ -38,18 +41,21 @@ start gateway
 sleep 2
 learner_token=$("$bin/gateway" token)
 admin_token=$("$bin/gateway" token --role admin)
+grpc_token=$("$bin/gateway" token --role admin --internal)
 cat <<MSG
 
 FluentEdge is running:
   gateway (HTTP)        http://127.0.0.1:8000      curl -i http://127.0.0.1:8000/health
   conversation (gRPC)   127.0.0.1:50051            grpcurl -plaintext 127.0.0.1:50051 list
-  llm-router (gRPC)     127.0.0.1:50052            grpcurl -plaintext 127.0.0.1:50052 list
+  llm-router (gRPC)     127.0.0.1:50052            grpcurl -plaintext -H "authorization: Bearer \$GRPC" 127.0.0.1:50052 fluentedge.router.v1.RouterAdmin/GetBudget
   usage-accounting      127.0.0.1:50053            grpcurl -plaintext 127.0.0.1:50053 list
   provider simulator    http://127.0.0.1:$SIM_PORT
 
 Development tokens (24 h; \`make token\`, \`make token ROLE=admin\` print new ones):
   learner: $learner_token
   admin:   $admin_token
+  gRPC operator token (1 h; \`make token ROLE=admin INTERNAL=1\`), for grpcurl -H "authorization: Bearer \$GRPC":
+           $grpc_token
 
   curl -s http://127.0.0.1:8000/v1/chat/completions -H "Authorization: Bearer \$LEARNER" \\
        -H 'content-type: application/json' -d '{"model":"cost_effective","messages":[{"role":"user","content":"Hi!"}]}'

@@ -39,9 +39,15 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 }
 
 async fn complete(router: &str) -> String {
+    // An operator's development token (`make token ROLE=admin INTERNAL=1`).
+    let token = service_kit::auth::development_signer(service_kit::auth::Issuer::Operator)
+        .token(Some("ops"), service_kit::auth::Role::Admin)
+        .unwrap();
     let out = test_support::grpcurl()
         .args([
             "-plaintext",
+            "-H",
+            &format!("authorization: Bearer {token}"),
             "-d",
             r#"{"tier":"TIER_COST_EFFECTIVE","messages":[{"role":"ROLE_USER","content":"Hello"}]}"#,
             router,

@@ -1,5 +1,6 @@
 //! `main` for every service: config → telemetry → bind → run → exit code.
 
+use crate::auth::AuthSettings;
 use crate::config::{ConfigError, Env};
 use crate::telemetry::{self, TelemetryConfig};
 use std::future::Future;
@@ -14,10 +15,13 @@ pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub const EXIT_CONFIG: u8 = 78;
 
 /// Runs a service process. `parse` reads the config from the environment,
-/// `listen_addr` says where to bind, `run` serves until the shutdown future
-/// (SIGTERM/SIGINT) resolves and the service has drained.
+/// `credentials` says how the service authenticates (its keys are loaded and
+/// installed before anything serves: missing keys exit 78), `listen_addr` says
+/// where to bind, `run` serves until the shutdown future (SIGTERM/SIGINT)
+/// resolves and the service has drained.
 pub fn run_service<C, Fut>(
     service: &'static str,
+    credentials: AuthSettings,
     parse: impl FnOnce(&Env) -> Result<C, ConfigError>,
     listen_addr: impl FnOnce(&C) -> String,
     run: impl FnOnce(C, TcpListener, Shutdown) -> Fut,
@@ -26,14 +30,16 @@ where
     Fut: Future<Output = Result<(), BoxError>>,
 {
     let env = Env::from_process();
+    let dev_mode = env.dev_mode().unwrap_or(false);
     let parsed = parse(&env).and_then(|c| {
         Ok((
             c,
             TelemetryConfig::from_env(service, &env)?,
             worker_threads(&env)?,
+            credentials.load(&env)?,
         ))
     });
-    let (config, telemetry_config, workers) = match parsed {
+    let (config, telemetry_config, workers, credentials) = match parsed {
         Ok(all) => all,
         Err(e) => {
             eprintln!("{service}: {e}");
@@ -41,6 +47,7 @@ where
         }
     };
     crate::install_crypto_provider();
+    crate::auth::install(credentials);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -61,6 +68,11 @@ where
             }
         };
         tracing::info!(worker_threads = workers, "runtime.started");
+        if dev_mode {
+            tracing::warn!(
+                "development_mode: FLUENTEDGE_DEV=1 (public development keys, loopback only)"
+            );
+        }
         let addr = listen_addr(&config);
         let listener = match TcpListener::bind(&addr).await {
             Ok(l) => l,

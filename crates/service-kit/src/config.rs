@@ -62,6 +62,11 @@ impl Env {
             .filter(|v| !v.trim().is_empty())
     }
 
+    /// The raw value, even when empty (to refuse a set-but-empty secret).
+    pub fn raw(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(String::as_str)
+    }
+
     pub fn string_or(&self, key: &str, default: &str) -> String {
         self.get(key).unwrap_or(default).to_owned()
     }
@@ -112,18 +117,45 @@ impl Env {
             .unwrap_or(default))
     }
 
-    /// A socket address; a bare port means all interfaces.
+    /// Whether development conveniences are switched on (`FLUENTEDGE_DEV=1`).
+    pub fn dev_mode(&self) -> Result<bool, ConfigError> {
+        self.bool_or(DEV_MODE_VAR, false)
+    }
+
+    /// A socket address; a bare port means all interfaces, or loopback in
+    /// development mode, which refuses any address that is not loopback (its
+    /// public development keys must never be reachable from the network).
     pub fn listen_addr_or(&self, key: &str, default_port: u16) -> Result<String, ConfigError> {
-        match self.get(key) {
-            None => Ok(format!("0.0.0.0:{default_port}")),
-            Some(v) if v.parse::<u16>().is_ok() => Ok(format!("0.0.0.0:{v}")),
+        let dev = self.dev_mode()?;
+        let any = if dev { "127.0.0.1" } else { "0.0.0.0" };
+        let addr = match self.get(key) {
+            None => format!("{any}:{default_port}"),
+            Some(v) if v.trim().parse::<u16>().is_ok() => format!("{any}:{}", v.trim()),
             Some(v) => v
+                .trim()
                 .parse::<std::net::SocketAddr>()
                 .map(|a| a.to_string())
-                .map_err(|e| ConfigError::new(key, format!("not a host:port: {e}"))),
+                .map_err(|e| ConfigError::new(key, format!("not a host:port: {e}")))?,
+        };
+        if dev
+            && !addr
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback())
+        {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "{addr} is not a loopback address: {DEV_MODE_VAR}=1 listens on loopback only"
+                ),
+            ));
         }
+        Ok(addr)
     }
 }
+
+/// The switch for development conveniences (development keys and secrets,
+/// development sign-in); `make run` sets it.
+pub const DEV_MODE_VAR: &str = "FLUENTEDGE_DEV";
 
 /// Settings every gRPC server shares (`GRPC_*`).
 #[derive(Debug, Clone)]
@@ -144,8 +176,7 @@ impl ServerSettings {
     pub fn from_env(env: &Env, default_metrics_port: u16) -> Result<Self, ConfigError> {
         let metrics_addr = match env.get("METRICS_ADDR") {
             Some("off") | Some("none") => None,
-            Some(_) => Some(env.listen_addr_or("METRICS_ADDR", default_metrics_port)?),
-            None => Some(format!("0.0.0.0:{default_metrics_port}")),
+            _ => Some(env.listen_addr_or("METRICS_ADDR", default_metrics_port)?),
         };
         let settings = Self {
             request_timeout: env.millis_or("GRPC_REQUEST_TIMEOUT_MS", Duration::from_secs(120))?,
@@ -191,6 +222,23 @@ mod tests {
         let err = ServerSettings::from_env(&env, 9000).unwrap_err();
         assert_eq!(err.var, "GRPC_CONCURRENCY_LIMIT");
         assert!(err.to_string().contains("lots"));
+    }
+
+    #[test]
+    fn development_mode_listens_on_loopback_only() {
+        let dev = Env::from_pairs([
+            ("FLUENTEDGE_DEV", "1"),
+            ("B", "0.0.0.0:80"),
+            ("C", "[::1]:81"),
+        ]);
+        assert_eq!(dev.listen_addr_or("A", 8000).unwrap(), "127.0.0.1:8000");
+        assert_eq!(dev.listen_addr_or("B", 8000).unwrap_err().var, "B");
+        assert_eq!(dev.listen_addr_or("C", 8000).unwrap(), "[::1]:81");
+        let prod = Env::from_pairs([("A", "8001")]);
+        assert_eq!(prod.listen_addr_or("A", 8000).unwrap(), "0.0.0.0:8001");
+        let metrics =
+            ServerSettings::from_env(&Env::from_pairs([("FLUENTEDGE_DEV", "1")]), 9100).unwrap();
+        assert_eq!(metrics.metrics_addr.as_deref(), Some("127.0.0.1:9100"));
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The request context that travels with a request across every hop.
 //!
 //! The gateway (or the first gRPC server a request reaches) decides the
-//! request id; W3C `traceparent` carries the OpenTelemetry trace. Servers scope
+//! request id; W3C `traceparent` carries the OpenTelemetry trace. The subject
+//! (the person a call is made for) is never read from a bare header: the
+//! gateway sets it from a verified JWT, and gRPC servers from the verified
+//! service token ([`crate::auth`]), which the next hop's token carries on. Servers scope
 //! the context as a task-local around the handler, so the gRPC client
 //! interceptor ([`crate::grpc_client::ContextInterceptor`]) can forward it
 //! downstream without every call site threading it by hand.
@@ -12,8 +15,6 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const TRACEPARENT_HEADER: &str = "traceparent";
-/// The authenticated subject (learner or API user), set by the gateway only.
-pub const SUBJECT_HEADER: &str = "x-fluentedge-subject";
 
 tokio::task_local! {
     static CURRENT: RequestContext;
@@ -22,7 +23,10 @@ tokio::task_local! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestContext {
     pub request_id: String,
+    /// The verified person the request is made for, if any.
     pub subject: Option<String>,
+    /// Whether that person is an administrator or operator.
+    pub admin: bool,
 }
 
 impl RequestContext {
@@ -30,6 +34,16 @@ impl RequestContext {
         Self {
             request_id,
             subject,
+            admin: false,
+        }
+    }
+
+    /// The role the next hop's service token states for this request.
+    pub fn role(&self) -> crate::auth::Role {
+        match (&self.subject, self.admin) {
+            (None, _) => crate::auth::Role::Service,
+            (Some(_), true) => crate::auth::Role::Admin,
+            (Some(_), false) => crate::auth::Role::User,
         }
     }
 
@@ -38,7 +52,8 @@ impl RequestContext {
         Self::new(new_request_id(), None)
     }
 
-    /// The caller's request id when it is valid, else a new one; the subject header.
+    /// The caller's request id when it is valid, else a new one (no subject:
+    /// that comes only from a verified credential).
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let request_id = headers
             .get(REQUEST_ID_HEADER)
@@ -46,12 +61,7 @@ impl RequestContext {
             .filter(|v| is_valid_request_id(v))
             .map(str::to_owned)
             .unwrap_or_else(new_request_id);
-        let subject = headers
-            .get(SUBJECT_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned);
-        Self::new(request_id, subject)
+        Self::new(request_id, None)
     }
 
     /// The context of the request being served on this task, if any.
@@ -64,13 +74,10 @@ impl RequestContext {
         CURRENT.scope(self, fut).await
     }
 
-    /// Writes the request id, the subject and the current span's trace context.
+    /// Writes the request id and the current span's trace context.
     pub fn inject(&self, headers: &mut HeaderMap) {
         if let Ok(v) = self.request_id.parse() {
             headers.insert(REQUEST_ID_HEADER, v);
-        }
-        if let Some(Ok(v)) = self.subject.as_deref().map(str::parse) {
-            headers.insert(SUBJECT_HEADER, v);
         }
         inject_trace_context(headers);
     }
@@ -166,10 +173,17 @@ mod tests {
     }
 
     #[test]
-    fn inject_writes_id_and_subject() {
+    fn inject_writes_the_id_and_never_the_subject() {
         let mut h = HeaderMap::new();
         RequestContext::new("r2".into(), Some("bob".into())).inject(&mut h);
         assert_eq!(h.get(REQUEST_ID_HEADER).unwrap(), "r2");
-        assert_eq!(h.get(SUBJECT_HEADER).unwrap(), "bob");
+        assert_eq!(h.len(), 1, "{h:?}");
+    }
+
+    #[test]
+    fn a_subject_header_is_not_trusted() {
+        let mut h = HeaderMap::new();
+        h.insert("x-fluentedge-subject", "mallory".parse().unwrap());
+        assert_eq!(RequestContext::from_headers(&h).subject, None);
     }
 }

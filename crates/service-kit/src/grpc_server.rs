@@ -6,7 +6,12 @@
 //! metrics), a request timeout and a per-connection concurrency limit, and a
 //! graceful drain: on shutdown health flips to `NOT_SERVING` first, in-flight
 //! calls get `shutdown_grace` to finish, then the server returns.
+//!
+//! Every call except health checks and reflection must carry a verified
+//! service token allowed by the server's [`Policy`] ([`crate::auth`]);
+//! a server that declares no policy refuses every call.
 
+use crate::auth::{self, Caller, Policy, Role, policy};
 use crate::config::ServerSettings;
 use crate::context::{self, REQUEST_ID_HEADER, RequestContext};
 use std::convert::Infallible;
@@ -62,6 +67,7 @@ pub struct GrpcServer {
     health_service:
         tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
     routes: RoutesBuilder,
+    policy: Policy,
 }
 
 impl GrpcServer {
@@ -89,7 +95,14 @@ impl GrpcServer {
             health,
             health_service,
             routes: RoutesBuilder::default(),
+            policy: policy::deny_all,
         }
+    }
+
+    /// Who may call which RPC (see [`crate::auth::policy`]).
+    pub fn authorize(&mut self, policy: Policy) -> &mut Self {
+        self.policy = policy;
+        self
     }
 
     /// The health handle; every status starts `NOT_SERVING`.
@@ -186,6 +199,7 @@ impl GrpcServer {
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .layer(RequestContextLayer {
                 service: self.service,
+                policy: self.policy,
             })
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(incoming, signal);
@@ -208,6 +222,7 @@ impl GrpcServer {
 #[derive(Clone)]
 pub struct RequestContextLayer {
     service: &'static str,
+    policy: Policy,
 }
 
 impl<S> tower::Layer<S> for RequestContextLayer {
@@ -217,6 +232,7 @@ impl<S> tower::Layer<S> for RequestContextLayer {
         RequestContextService {
             inner,
             service: self.service,
+            policy: self.policy,
         }
     }
 }
@@ -225,6 +241,49 @@ impl<S> tower::Layer<S> for RequestContextLayer {
 pub struct RequestContextService<S> {
     inner: S,
     service: &'static str,
+    policy: Policy,
+}
+
+/// Health checks (orchestrators' probes) and reflection (`grpcurl list`)
+/// answer without credentials; they reveal no data.
+fn is_public(method: &str) -> bool {
+    [HEALTH_SERVICE, REFLECTION_V1, REFLECTION_V1ALPHA]
+        .iter()
+        .any(|svc| {
+            method
+                .strip_prefix('/')
+                .and_then(|m| m.strip_prefix(svc))
+                .is_some_and(|r| r.starts_with('/'))
+        })
+}
+
+/// The verified caller of `method`, or the status refusing it.
+fn authenticate(
+    policy: Policy,
+    method: &str,
+    headers: &http::HeaderMap,
+) -> Result<Caller, tonic::Status> {
+    let token = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            tonic::Status::unauthenticated(
+                "missing service token: send `authorization: Bearer <token>` (operators: `make token ROLE=admin INTERNAL=1`)",
+            )
+        })?;
+    let credentials = auth::current().ok_or_else(|| {
+        tonic::Status::unauthenticated("this server has no trusted keys installed")
+    })?;
+    let caller = credentials
+        .verifier
+        .verify(token)
+        .map_err(|e| tonic::Status::unauthenticated(e.to_string()))?;
+    policy::check(policy, method, &caller)
+        .map_err(|e| tonic::Status::permission_denied(e.to_string()))?;
+    Ok(caller)
 }
 
 impl<S, B, RB> tower::Service<http::Request<B>> for RequestContextService<S>
@@ -232,6 +291,7 @@ where
     S: tower::Service<http::Request<B>, Response = http::Response<RB>> + Send,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
+    RB: Default + Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -242,8 +302,34 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let ctx = RequestContext::from_headers(req.headers());
+        let mut ctx = RequestContext::from_headers(req.headers());
         let rpc = req.uri().path().to_owned();
+        if !is_public(&rpc) {
+            match authenticate(self.policy, &rpc, req.headers()) {
+                Ok(caller) => {
+                    ctx.subject = caller.subject.clone();
+                    ctx.admin = caller.role == Role::Admin;
+                    req.extensions_mut().insert(caller);
+                }
+                Err(status) => {
+                    tracing::warn!(
+                        service = self.service,
+                        rpc = %rpc,
+                        request_id = %ctx.request_id,
+                        code = ?status.code(),
+                        reason = status.message(),
+                        "grpc.auth_refused"
+                    );
+                    let code = (status.code() as i32).to_string();
+                    crate::metrics::record_grpc_request(self.service, &rpc, &code, Duration::ZERO);
+                    let mut res = status.into_http::<RB>();
+                    if let Ok(v) = ctx.request_id.parse() {
+                        res.headers_mut().insert(REQUEST_ID_HEADER, v);
+                    }
+                    return Box::pin(std::future::ready(Ok(res)));
+                }
+            }
+        }
         let span = tracing::info_span!(
             "grpc.request",
             otel.kind = "server",
@@ -265,6 +351,7 @@ where
             if let Ok(v) = request_id.parse() {
                 res.headers_mut().insert(REQUEST_ID_HEADER, v);
             }
+            refuse_undecodable_as_invalid(res.headers_mut());
             // tonic answers errors "trailers-only": their status is in the headers.
             let code = res
                 .headers()
@@ -275,5 +362,23 @@ where
             crate::metrics::record_grpc_request(service, &rpc, &code, started.elapsed());
             Ok(res)
         })
+    }
+}
+
+/// A request body that is not the method's protobuf message is the caller's
+/// mistake: tonic reports it as INTERNAL ("failed to decode Protobuf
+/// message"), which reads as our fault and is alerted on, so it becomes
+/// INVALID_ARGUMENT with the same message.
+fn refuse_undecodable_as_invalid(headers: &mut http::HeaderMap) {
+    let internal = headers.get("grpc-status").is_some_and(|v| v == "13");
+    let undecodable = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|m| {
+            m.starts_with("failed%20to%20decode%20Protobuf")
+                || m.starts_with("failed to decode Protobuf")
+        });
+    if internal && undecodable {
+        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
     }
 }

@@ -4,6 +4,7 @@
 //! the gRPC server bootstrap (health, reflection, limits, graceful drain),
 //! gRPC client channels, and the one error-code vocabulary mapped to gRPC and HTTP.
 
+pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod context;
@@ -13,6 +14,7 @@ pub mod grpc_server;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text;
 
 pub use config::{ConfigError, Env, ServerSettings};
 pub use context::RequestContext;

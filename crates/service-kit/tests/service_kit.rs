@@ -9,6 +9,7 @@ use fluentedge_proto::router::v1::{Budget, GetBudgetRequest, GetBudgetResponse};
 use fluentedge_proto::usage::v1::usage_ledger_client::UsageLedgerClient;
 use fluentedge_proto::usage::v1::usage_ledger_server::{UsageLedger, UsageLedgerServer};
 use fluentedge_proto::usage::v1::{GetSpendRequest, GetSpendResponse};
+use service_kit::auth::{Issuer, Need, Rule, grant};
 use service_kit::grpc_client::{self, InterceptedChannel};
 use service_kit::grpc_server::GrpcServer;
 use service_kit::{RequestContext, ServerSettings};
@@ -67,6 +68,19 @@ impl UsageLedger for Caller {
     }
 }
 
+const GATEWAY: Rule = &[grant(Issuer::Gateway, Need::Any)];
+
+fn gateway_only(_method: &str) -> Option<Rule> {
+    Some(GATEWAY)
+}
+
+/// A client signing with the installed (development) credentials.
+fn client_to(addr: SocketAddr) -> UsageLedgerClient<InterceptedChannel> {
+    UsageLedgerClient::new(grpc_client::intercepted(
+        grpc_client::channel(&addr.to_string()).unwrap(),
+    ))
+}
+
 struct Running {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -87,7 +101,9 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
+    service_kit::auth::install(service_kit::auth::development(Issuer::Gateway));
     let mut server = GrpcServer::new("test", settings, names).await;
+    server.authorize(gateway_only);
     server.add_service(service);
     let health = server.health();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -206,9 +222,12 @@ async fn request_id_and_trace_travel_downstream() {
             .parse()
             .unwrap(),
     );
+    let token = service_kit::auth::development_signer(Issuer::Gateway)
+        .token(Some("learner-7"), service_kit::auth::Role::User)
+        .unwrap();
     request
         .metadata_mut()
-        .insert("x-fluentedge-subject", "learner-7".parse().unwrap());
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let reply = UsageLedgerClient::new(grpc_client::channel(&up.addr.to_string()).unwrap())
         .get_spend(request)
         .await
@@ -223,7 +242,12 @@ async fn request_id_and_trace_travel_downstream() {
     let seen = recorder.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].get("x-request-id").unwrap(), "req-abc-123");
-    assert_eq!(seen[0].get("x-fluentedge-subject").unwrap(), "learner-7");
+    // The learner travels inside the next hop's signed token, never as a bare header.
+    assert_eq!(
+        service_kit::auth::development_subject(&seen[0]).as_deref(),
+        Some("learner-7")
+    );
+    assert!(seen[0].get("x-fluentedge-subject").is_none());
     let traceparent = seen[0]
         .get("traceparent")
         .unwrap()
@@ -254,7 +278,7 @@ async fn shutdown_lets_in_flight_calls_finish() {
     )
     .await;
     s.health.set_serving().await;
-    let mut client = UsageLedgerClient::new(grpc_client::channel(&s.addr.to_string()).unwrap());
+    let mut client = client_to(s.addr);
     let call = tokio::spawn(async move { client.get_spend(GetSpendRequest::default()).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     s.stop.take().unwrap().send(()).unwrap();
@@ -275,7 +299,7 @@ async fn shutdown_grace_bounds_the_drain() {
         ..ServerSettings::for_tests()
     };
     let mut s = start(UsageLedgerServer::new(caller), USAGE, settings).await;
-    let mut client = UsageLedgerClient::new(grpc_client::channel(&s.addr.to_string()).unwrap());
+    let mut client = client_to(s.addr);
     let _call = tokio::spawn(async move { client.get_spend(GetSpendRequest::default()).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     s.stop.take().unwrap().send(()).unwrap();
@@ -299,7 +323,7 @@ async fn oversized_messages_are_refused() {
         ServerSettings::for_tests(),
     )
     .await;
-    let mut client = UsageLedgerClient::new(grpc_client::channel(&s.addr.to_string()).unwrap());
+    let mut client = client_to(s.addr);
     let err = client
         .list_usage(fluentedge_proto::usage::v1::ListUsageRequest {
             provider: "x".repeat(4096),
@@ -374,4 +398,83 @@ async fn grpcurl_lists_services_and_reflection_through_both_versions() {
         .await
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("SERVING"));
+}
+
+#[tokio::test]
+async fn calls_without_a_valid_token_or_grant_are_refused() {
+    let caller = Caller {
+        downstream: None,
+        delay: Duration::ZERO,
+        seen_context: Default::default(),
+    };
+    let s = start(
+        UsageLedgerServer::new(caller),
+        USAGE,
+        ServerSettings::for_tests(),
+    )
+    .await;
+    s.health.set_serving().await;
+    let bare = grpc_client::channel(&s.addr.to_string()).unwrap();
+    let err = UsageLedgerClient::new(bare.clone())
+        .get_spend(GetSpendRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err:?}");
+    // A subject header is no credential.
+    let mut forged = Request::new(GetSpendRequest::default());
+    forged
+        .metadata_mut()
+        .insert("x-fluentedge-subject", "learner-7".parse().unwrap());
+    let err = UsageLedgerClient::new(bare.clone())
+        .get_spend(forged)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    // A valid token from a service the policy does not name.
+    let router = grpc_client::intercepted_with(
+        bare.clone(),
+        std::sync::Arc::new(service_kit::auth::development_signer(Issuer::Router)),
+    );
+    let err = UsageLedgerClient::new(router)
+        .get_spend(GetSpendRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+    // The allowed caller gets through; health needs no token.
+    assert!(
+        client_to(s.addr)
+            .get_spend(GetSpendRequest::default())
+            .await
+            .is_ok()
+    );
+    assert_eq!(check(s.addr, "").await, ServingStatus::Serving);
+}
+
+#[tokio::test]
+async fn an_undecodable_message_is_invalid_argument() {
+    let caller = Caller {
+        downstream: None,
+        delay: Duration::ZERO,
+        seen_context: Default::default(),
+    };
+    let s = start(
+        UsageLedgerServer::new(caller),
+        USAGE,
+        ServerSettings::for_tests(),
+    )
+    .await;
+    // A message whose field 1 is a varint, where GetSpendRequest's field 1 is
+    // a message: the server cannot decode it.
+    let channel = grpc_client::intercepted(grpc_client::channel(&s.addr.to_string()).unwrap());
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let err = grpc
+        .unary::<_, GetSpendResponse, _>(
+            Request::new(fluentedge_proto::usage::v1::RecordUsageResponse { result: 1 }),
+            http::uri::PathAndQuery::from_static("/fluentedge.usage.v1.UsageLedger/GetSpend"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
 }

@@ -39,7 +39,10 @@ impl ChildProcess {
     /// Starts `bin` with `env` (plus `LOG_FORMAT=json`) and captures stdout and stderr.
     pub fn spawn(bin: &str, env: &[(&str, String)]) -> ChildProcess {
         let mut cmd = Command::new(binary_path(bin));
+        // Development mode: the public development keys for service tokens,
+        // loopback only. Tests of production credentials override it.
         cmd.env("LOG_FORMAT", "json")
+            .env("FLUENTEDGE_DEV", "1")
             .env("METRICS_ADDR", "off")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -72,6 +72,7 @@ pub async fn run(
     );
 
     let mut server = GrpcServer::new(SERVICE, config.server.clone(), GRPC_SERVICES).await;
+    server.authorize(api::access::policy);
     let max = config.server.max_message_bytes;
     server.add_service(
         ConversationServiceServer::new(api::ConversationApi::new(service.clone()))

@@ -48,6 +48,8 @@ pub struct AuthConfig {
     pub issuer: Option<String>,
     /// SHA-256 of the admin API key (`ADMIN_API_KEY_SHA256`, 64 hex digits).
     pub admin_key_sha256: Option<[u8; 32]>,
+    /// Development conveniences switched on (`FLUENTEDGE_DEV=1`, loopback only).
+    pub dev_mode: bool,
 }
 
 /// The development HS256 secret used when no key is configured. Public on
@@ -55,9 +57,10 @@ pub struct AuthConfig {
 pub const DEVELOPMENT_JWT_SECRET: &str = "fluentedge-development-secret-not-for-production";
 
 impl AuthConfig {
-    /// Whether the gateway runs on the public development secret.
+    /// Whether the gateway runs on the public development secret: only when
+    /// switched on explicitly and no key is configured.
     pub fn development(&self) -> bool {
-        self.jwt_secret.is_none() && self.public_keys_file.is_none()
+        self.dev_mode && self.jwt_secret.is_none() && self.public_keys_file.is_none()
     }
 
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
@@ -76,29 +79,51 @@ impl AuthConfig {
                 Some(digest)
             }
         };
-        let jwt_secret = env
-            .get("AUTH_JWT_SECRET")
-            .map(|s| SecretString::from(s.to_owned()));
-        if let Some(secret) = &jwt_secret {
-            use secrecy::ExposeSecret;
-            if secret.expose_secret().len() < 32 {
-                return Err(ConfigError::new(
-                    "AUTH_JWT_SECRET",
-                    "must be at least 32 bytes for HS256",
-                ));
-            }
+        let dev_mode = env.dev_mode()?;
+        let jwt_secret = jwt_secret(env, dev_mode)?;
+        let public_keys_file = env.get("AUTH_JWT_PUBLIC_KEYS_FILE").map(PathBuf::from);
+        if jwt_secret.is_none() && public_keys_file.is_none() && !dev_mode {
+            return Err(ConfigError::new(
+                "AUTH_JWT_SECRET",
+                "not set: set AUTH_JWT_SECRET (32+ bytes) or AUTH_JWT_PUBLIC_KEYS_FILE; \
+                 FLUENTEDGE_DEV=1 uses the public development secret, on loopback only",
+            ));
         }
         let config = Self {
             jwt_secret,
-            public_keys_file: env.get("AUTH_JWT_PUBLIC_KEYS_FILE").map(PathBuf::from),
+            public_keys_file,
             audience: env.string_or("AUTH_AUDIENCE", "fluentedge"),
             issuer: env.get("AUTH_ISSUER").map(str::to_owned),
             admin_key_sha256,
+            dev_mode,
         };
         // Unreadable or invalid keys are a configuration error, reported at start.
         crate::auth::jwt::JwtKeys::from_config(&config)?;
         Ok(config)
     }
+}
+
+/// `AUTH_JWT_SECRET`, refusing what would fail open: an empty value (an
+/// empty key in a Secret is a mistake, not "no secret"), a short one, and the
+/// public development secret outside development mode.
+fn jwt_secret(env: &Env, dev_mode: bool) -> Result<Option<SecretString>, ConfigError> {
+    const VAR: &str = "AUTH_JWT_SECRET";
+    let Some(raw) = env.raw(VAR) else {
+        return Ok(None);
+    };
+    if raw.trim().is_empty() {
+        return Err(ConfigError::new(VAR, "is set but empty"));
+    }
+    if raw.len() < 32 {
+        return Err(ConfigError::new(VAR, "must be at least 32 bytes for HS256"));
+    }
+    if raw == DEVELOPMENT_JWT_SECRET && !dev_mode {
+        return Err(ConfigError::new(
+            VAR,
+            "is the public development secret; it is accepted only with FLUENTEDGE_DEV=1",
+        ));
+    }
+    Ok(Some(SecretString::from(raw.to_owned())))
 }
 
 impl Config {
@@ -157,8 +182,13 @@ mod tests {
 
     #[test]
     fn defaults_run_on_the_development_secret() {
-        let c = Config::from_env(&Env::default()).unwrap();
+        let c = Config::from_env(&Env::from_pairs([("FLUENTEDGE_DEV", "1")])).unwrap();
         assert!(c.auth.development());
+        // Without the development switch there is no development secret.
+        assert_eq!(
+            Config::from_env(&Env::default()).unwrap_err().var,
+            "AUTH_JWT_SECRET"
+        );
         assert_eq!(c.auth.audience, "fluentedge");
         assert_eq!(c.rate_limit_per_minute, 600);
         assert!(c.cors_allow_origins.is_empty());
@@ -173,18 +203,30 @@ mod tests {
             ("CORS_ALLOW_ORIGINS", "*"),
             ("GATEWAY_MAX_BODY_BYTES", "10"),
             ("RATE_LIMIT_PER_MINUTE", "-1"),
+            ("AUTH_JWT_SECRET", ""),
+            ("AUTH_JWT_SECRET", "   "),
+            ("AUTH_JWT_SECRET", DEVELOPMENT_JWT_SECRET),
         ] {
-            let err = Config::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
+            let dev = if value == DEVELOPMENT_JWT_SECRET {
+                "0"
+            } else {
+                "1"
+            };
+            let err = Config::from_env(&Env::from_pairs([(var, value), ("FLUENTEDGE_DEV", dev)]))
+                .unwrap_err();
             assert_eq!(err.var, var, "{value}");
         }
     }
 
     #[test]
     fn cors_origins_are_exact_and_trimmed() {
-        let env = Env::from_pairs([(
-            "CORS_ALLOW_ORIGINS",
-            "https://app.example.com/, http://localhost:3000",
-        )]);
+        let env = Env::from_pairs([
+            (
+                "CORS_ALLOW_ORIGINS",
+                "https://app.example.com/, http://localhost:3000",
+            ),
+            ("FLUENTEDGE_DEV", "1"),
+        ]);
         let c = Config::from_env(&env).unwrap();
         assert_eq!(
             c.cors_allow_origins,

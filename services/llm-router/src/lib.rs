@@ -42,6 +42,7 @@ pub async fn run(
     service_kit::metrics::install();
     let router = assembly::Router::assemble(&config).await?;
     let mut server = GrpcServer::new(SERVICE, config.server.clone(), GRPC_SERVICES).await;
+    server.authorize(api::access::policy);
     router.add_services(&mut server, config.server.max_message_bytes);
 
     // Background work stops as soon as shutdown begins; the drain follows.

@@ -41,6 +41,7 @@ pub async fn run(
     .await?;
 
     let mut server = GrpcServer::new(SERVICE, config.server.clone(), GRPC_SERVICES).await;
+    server.authorize(api::access::policy);
     let max = config.server.max_message_bytes;
     let ledger = Ledger::pending();
     server.add_service(

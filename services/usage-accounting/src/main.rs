@@ -6,6 +6,7 @@ fn main() -> std::process::ExitCode {
     }
     service_kit::bootstrap::run_service(
         "usage-accounting",
+        service_kit::auth::AuthSettings::new(service_kit::auth::Issuer::Usage, false),
         usage_accounting::Config::from_env,
         |config| config.listen_addr.clone(),
         usage_accounting::run,

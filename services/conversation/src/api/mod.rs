@@ -1,5 +1,6 @@
 //! gRPC adapters: proto in, domain call, proto or Status out.
 
+pub mod access;
 mod convert;
 
 use crate::domain::ProfileUpdate;
@@ -8,8 +9,7 @@ use fluentedge_proto::conversation::v1 as pb;
 use futures::StreamExt;
 use pb::conversation_service_server::ConversationService;
 use pb::stream_message_response::Frame;
-use service_kit::RequestContext;
-use service_kit::context::SUBJECT_HEADER;
+use service_kit::auth::Caller;
 use service_kit::error::REASON_METADATA;
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
@@ -24,21 +24,13 @@ impl ConversationApi {
     }
 }
 
-/// The gateway's authenticated subject: from the request context the server
-/// layer attached, else straight from the metadata (servers without the layer).
+/// The verified person the call is made for: the subject of the service token
+/// the server layer verified (never a bare header).
 fn subject<T>(request: &Request<T>) -> Option<String> {
     request
         .extensions()
-        .get::<RequestContext>()
+        .get::<Caller>()
         .and_then(|c| c.subject.clone())
-        .or_else(|| RequestContext::current().and_then(|c| c.subject))
-        .or_else(|| {
-            request
-                .metadata()
-                .get(SUBJECT_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        })
 }
 
 fn authenticated<T>(request: &Request<T>) -> Result<String, Status> {

@@ -25,6 +25,12 @@ pub fn content(text: &str) -> Result<(), Invalid> {
             "content is {chars} characters; the limit is {MAX_CONTENT_CHARS}"
         )));
     }
+    if let Some(c) = service_kit::text::disallowed_control(text) {
+        return Err(invalid(format!(
+            "content contains the control character U+{:04X}, which is not allowed",
+            c as u32
+        )));
+    }
     Ok(())
 }
 
@@ -113,6 +119,8 @@ mod tests {
         assert!(content("").is_err());
         assert!(content("   \n").is_err());
         assert!(content(&"é".repeat(MAX_CONTENT_CHARS)).is_ok());
+        assert!(content("two\nlines\tok").is_ok());
+        assert!(content("nul\0").unwrap_err().0.contains("U+0000"));
         let err = content(&"a".repeat(MAX_CONTENT_CHARS + 1)).unwrap_err();
         assert!(err.0.contains("4001"), "{err}");
     }

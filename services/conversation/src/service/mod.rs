@@ -130,10 +130,10 @@ pub fn require_subject(subject: Option<&str>) -> Result<&str, Error> {
     match subject.map(str::trim) {
         Some(s) if !s.is_empty() && s.len() <= 256 => Ok(s),
         Some(s) if !s.is_empty() => Err(Error::Unauthenticated(
-            "the x-fluentedge-subject metadata is longer than 256 characters",
+            "the service token's subject is longer than 256 characters",
         )),
         _ => Err(Error::Unauthenticated(
-            "no authenticated learner: the x-fluentedge-subject metadata is missing",
+            "no authenticated learner: the service token names no subject",
         )),
     }
 }

@@ -153,7 +153,7 @@ impl Fake {
         self.state.calls.lock().unwrap().push(Call {
             request: request.get_ref().clone(),
             streaming,
-            subject: header("x-fluentedge-subject"),
+            subject: service_kit::auth::development_subject(request.metadata()),
             request_id_header: header("x-request-id"),
         });
         self.state

@@ -71,6 +71,10 @@ pub async fn spawn_on(db: Db, router_addr: &str, env: &[(&str, &str)]) -> App {
     pairs.push(("ROUTER_ADDR".into(), router_addr.to_owned()));
     pairs.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let mut config = Config::from_env(&Env::from_pairs(pairs)).unwrap();
+    // Conversation's own calls (to the router) are signed with the development key.
+    service_kit::auth::install(service_kit::auth::development(
+        service_kit::auth::Issuer::Conversation,
+    ));
     config.server = ServerSettings::for_tests();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -165,11 +169,15 @@ pub fn reason(status: &tonic::Status) -> &str {
         .unwrap_or("")
 }
 
-/// A request acting for `subject` (what the gateway sets).
+/// A request the gateway makes for `subject`: a development-key service token
+/// naming the learner.
 pub fn as_<T>(subject: &str, message: T) -> tonic::Request<T> {
+    let token = service_kit::auth::development_signer(service_kit::auth::Issuer::Gateway)
+        .token(Some(subject), service_kit::auth::Role::User)
+        .unwrap();
     let mut r = tonic::Request::new(message);
     r.metadata_mut()
-        .insert("x-fluentedge-subject", subject.parse().unwrap());
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
     r
 }
 

@@ -14,6 +14,8 @@ use service_kit::ConfigError;
 pub enum TokenError {
     #[error("the token has expired")]
     Expired,
+    #[error("the token is not valid yet (its `nbf` is in the future)")]
+    NotYetValid,
     #[error("the token's audience is not accepted here")]
     WrongAudience,
     #[error("the token's issuer is not accepted here")]
@@ -106,6 +108,8 @@ impl JwtKeys {
                 v.set_issuer(&[iss]);
             }
             v.required_spec_claims = ["exp", "sub", "aud"].map(str::to_owned).into();
+            // A token "not valid before" a future time is refused until then.
+            v.validate_nbf = true;
             v
         };
         Ok(Self {
@@ -195,6 +199,7 @@ fn decode(token: &str, key: &DecodingKey, validation: &Validation) -> Result<Cla
         .map(|d| d.claims)
         .map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::ImmatureSignature => TokenError::NotYetValid,
             ErrorKind::InvalidAudience => TokenError::WrongAudience,
             ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
             ErrorKind::InvalidSignature => TokenError::BadSignature,
@@ -241,6 +246,7 @@ mod tests {
             public_keys_file: None,
             audience: "fluentedge".into(),
             issuer: None,
+            dev_mode: true,
             admin_key_sha256: None,
         }
     }
@@ -252,6 +258,30 @@ mod tests {
         let claims = keys.verify(&token).unwrap();
         assert_eq!(claims.sub, "alice");
         assert!(claims.is_admin());
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        let secret = "n".repeat(32);
+        let keys = JwtKeys::from_config(&config(Some(&secret))).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let token = |nbf: u64| {
+            let claims = serde_json::json!({"sub": "alice", "aud": "fluentedge", "exp": now + 3600, "nbf": nbf});
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            keys.verify(&token(now + 600)).unwrap_err(),
+            TokenError::NotYetValid
+        );
+        assert!(keys.verify(&token(now - 5)).is_ok());
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! its SHA-256 and compared in constant time).
 //!
 //! [`require`] runs per route group; it puts the [`Principal`] in the request
-//! and makes its subject the current [`RequestContext`]'s, so every gRPC call
-//! made for the request carries it as `x-fluentedge-subject`.
+//! and makes it the current [`RequestContext`]'s subject and role, so every
+//! gRPC call made for the request carries them in its signed service token.
 
 pub mod jwt;
 
@@ -149,6 +149,7 @@ pub async fn require(
         .or_else(RequestContext::current)
         .unwrap_or_else(RequestContext::generated);
     ctx.subject = Some(principal.subject.to_string());
+    ctx.admin = principal.admin;
     req.extensions_mut().insert(ctx.clone());
     req.extensions_mut().insert(principal);
     ctx.scope(next.run(req)).await
@@ -176,6 +177,7 @@ mod tests {
             public_keys_file: None,
             audience: "fluentedge".into(),
             issuer: None,
+            dev_mode: true,
             admin_key_sha256: admin_key.map(|k| Sha256::digest(k.as_bytes()).into()),
         };
         Authenticator::from_config(&config).unwrap()

@@ -8,6 +8,7 @@ use fluentedge_proto::router::v1::router_admin_server::RouterAdminServer;
 use fluentedge_proto::usage::v1::usage_ledger_server::UsageLedgerServer;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+use service_kit::auth::{Issuer, Need, Rule, grant};
 use service_kit::grpc_server::{GrpcServer, Health};
 use service_kit::{Env, ServerSettings};
 use std::net::SocketAddr;
@@ -34,6 +35,12 @@ impl Drop for Fakes {
     }
 }
 
+const GATEWAY: Rule = &[grant(Issuer::Gateway, Need::Any)];
+
+fn gateway_only(_method: &str) -> Option<Rule> {
+    Some(GATEWAY)
+}
+
 async fn serve(
     name: &'static str,
     services: &[&'static str],
@@ -42,7 +49,11 @@ async fn serve(
 ) -> (SocketAddr, Health) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // The gateway's calls are signed with the development key (installed
+    // below); the fakes accept the gateway for every RPC they serve.
+    service_kit::auth::install(service_kit::auth::development(Issuer::Gateway));
     let mut server = GrpcServer::new(name, ServerSettings::for_tests(), services).await;
+    server.authorize(gateway_only);
     add(&mut server);
     let health = server.health();
     health.set_serving().await;
@@ -163,7 +174,10 @@ pub async fn spawn_gateway(fakes: Fakes, env: &[(&str, &str)]) -> TestApp {
 
 /// `gateway::run` on port 0 with `vars`; cancel the token to stop it.
 pub async fn start_gateway(vars: Vec<(String, String)>) -> (SocketAddr, CancellationToken) {
-    let mut env = Env::from_pairs([("SHUTDOWN_GRACE_MS", "200")]);
+    // Development mode (the development secret), as `make run`; the gateway's
+    // own calls are signed with the development key.
+    let mut env = Env::from_pairs([("SHUTDOWN_GRACE_MS", "200"), ("FLUENTEDGE_DEV", "1")]);
+    service_kit::auth::install(service_kit::auth::development(Issuer::Gateway));
     for (k, v) in vars {
         env.set(k, v);
     }

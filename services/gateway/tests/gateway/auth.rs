@@ -291,6 +291,7 @@ async fn the_token_command_signs_what_the_gateway_accepts() {
     let bin = test_support::binary_path("gateway");
     let out = std::process::Command::new(&bin)
         .args(["token", "--role", "admin", "--sub", "ops-9"])
+        .env("FLUENTEDGE_DEV", "1")
         .env_remove("AUTH_JWT_SECRET")
         .env_remove("AUTH_JWT_PUBLIC_KEYS_FILE")
         .output()
@@ -316,6 +317,7 @@ async fn the_token_command_signs_what_the_gateway_accepts() {
 
     let out = std::process::Command::new(&bin)
         .arg("token")
+        .env("FLUENTEDGE_DEV", "1")
         .env_remove("AUTH_JWT_SECRET")
         .output()
         .unwrap();

@@ -403,7 +403,6 @@ async fn the_binary_carries_traceparent_and_logs_request_completed() {
             ("CONVERSATION_ADDR", fakes.conversation_addr.to_string()),
             ("ROUTER_ADDR", fakes.router_addr.to_string()),
             ("USAGE_ADDR", fakes.usage_addr.to_string()),
-            ("AUTH_JWT_SECRET", String::new()),
         ],
     );
     let addr = gateway.bound_addr().await;

@@ -54,7 +54,7 @@ impl Recorder {
         let seen = Seen {
             rpc,
             request_id: get("x-request-id"),
-            subject: get("x-fluentedge-subject"),
+            subject: service_kit::auth::development_subject(req.metadata()),
             traceparent: get("traceparent"),
             deadline: get("grpc-timeout"),
         };

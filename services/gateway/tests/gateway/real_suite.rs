@@ -268,10 +268,9 @@ async fn real_suite_serves_usage_reports() {
     let suite = spawn_suite().await;
     // A record as the router delivers it, written straight to the ledger so
     // this test depends only on the gateway and usage-accounting.
-    let mut ledger =
-        pb::usage_ledger_client::UsageLedgerClient::connect(format!("http://{}", suite.usage_addr))
-            .await
-            .unwrap();
+    let mut ledger = pb::usage_ledger_client::UsageLedgerClient::new(
+        service_kit::grpc_client::development_as_admitted(&suite.usage_addr.to_string()).unwrap(),
+    );
     let now = chrono::Utc::now();
     let record = pb::UsageRecord {
         request_id: uuid::Uuid::new_v4().to_string(),

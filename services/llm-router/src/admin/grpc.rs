@@ -87,6 +87,26 @@ fn provider_pb(p: &ProviderView) -> pb::ProviderStatus {
     }
 }
 
+/// Longest audit reason accepted (documented in the proto and OpenAPI).
+pub const MAX_REASON_CHARS: usize = 500;
+
+fn check_reason(reason: &str) -> Result<(), Status> {
+    service_kit::text::check_field("reason", reason, MAX_REASON_CHARS)
+        .map_err(Status::invalid_argument)
+}
+
+/// The audit line's "who": the verified person (or service) the token names,
+/// not a name the request body claims.
+fn verified_actor<T>(request: &Request<T>) -> Option<String> {
+    let caller = request.extensions().get::<service_kit::auth::Caller>()?;
+    Some(
+        caller
+            .subject
+            .clone()
+            .unwrap_or_else(|| caller.issuer.to_string()),
+    )
+}
+
 #[tonic::async_trait]
 impl RouterAdmin for RouterAdminApi {
     async fn get_budget(
@@ -103,10 +123,12 @@ impl RouterAdmin for RouterAdminApi {
         &self,
         request: Request<pb::ResetBudgetRequest>,
     ) -> Result<Response<pb::ResetBudgetResponse>, Status> {
+        let actor = verified_actor(&request);
         let req = request.into_inner();
+        check_reason(&req.reason)?;
         let (before, after) = self
             .service
-            .reset_budget(&actor_of(&req.actor), &req.reason)
+            .reset_budget(&actor.unwrap_or_else(|| actor_of(&req.actor)), &req.reason)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ResetBudgetResponse {
@@ -130,10 +152,16 @@ impl RouterAdmin for RouterAdminApi {
         &self,
         request: Request<pb::SetProviderOverrideRequest>,
     ) -> Result<Response<pb::SetProviderOverrideResponse>, Status> {
+        let actor = verified_actor(&request);
         let req = request.into_inner();
+        check_reason(&req.reason)?;
         let (previous, current) = self
             .service
-            .set_provider_override(&req.provider, &actor_of(&req.actor), &req.reason)
+            .set_provider_override(
+                &req.provider,
+                &actor.unwrap_or_else(|| actor_of(&req.actor)),
+                &req.reason,
+            )
             .await
             .map_err(status)?;
         Ok(Response::new(pb::SetProviderOverrideResponse {

@@ -46,15 +46,34 @@ fn role(value: i32, index: usize) -> Result<Role, ServiceError> {
     }
 }
 
+/// Most messages one chat call may carry (documented in the proto and OpenAPI).
+pub const MAX_MESSAGES: usize = 256;
+
+fn message(i: usize, m: pb::ChatMessage) -> Result<Message, ServiceError> {
+    if let Some(c) = service_kit::text::disallowed_control(&m.content) {
+        return Err(ServiceError::invalid(format!(
+            "messages[{i}].content: contains the control character U+{:04X}, which is not allowed",
+            c as u32
+        )));
+    }
+    Ok(Message::new(role(m.role, i)?, m.content))
+}
+
 pub fn chat_call(
     req: pb::CompleteRequest,
     deadline: Option<Instant>,
 ) -> Result<ChatCall, ServiceError> {
+    if req.messages.len() > MAX_MESSAGES {
+        return Err(ServiceError::invalid(format!(
+            "messages: {} messages; the limit is {MAX_MESSAGES}",
+            req.messages.len()
+        )));
+    }
     let messages = req
         .messages
         .into_iter()
         .enumerate()
-        .map(|(i, m)| Ok(Message::new(role(m.role, i)?, m.content)))
+        .map(|(i, m)| message(i, m))
         .collect::<Result<Vec<_>, ServiceError>>()?;
     let model = req.model.trim();
     let target = if !model.is_empty() {

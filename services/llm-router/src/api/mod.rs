@@ -1,5 +1,6 @@
 //! gRPC adapters: proto in, domain call, proto or Status out.
 
+pub mod access;
 mod convert;
 
 use std::sync::Arc;
@@ -49,6 +50,25 @@ fn deadline(metadata: &MetadataMap) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
+/// The caller the server layer verified from the service token.
+fn verified_caller<T>(request: &Request<T>) -> Option<service_kit::auth::Caller> {
+    request.extensions().get().cloned()
+}
+
+/// A learner's call is billed to the learner the verified token names, never
+/// to a user the request body claims; `caller.service` is the service that
+/// signed the token. Administrators and services may name the user.
+fn bind_caller(caller: &mut crate::engine::Caller, verified: Option<service_kit::auth::Caller>) {
+    if let Some(v) = verified {
+        if v.role == service_kit::auth::Role::User
+            && let Some(subject) = v.subject
+        {
+            caller.user_id = subject;
+        }
+        caller.service = v.issuer.as_str().to_owned();
+    }
+}
+
 #[tonic::async_trait]
 impl LlmRouter for RouterApi {
     async fn complete(
@@ -56,7 +76,9 @@ impl LlmRouter for RouterApi {
         request: Request<pb::CompleteRequest>,
     ) -> Result<Response<pb::CompleteResponse>, Status> {
         let deadline = deadline(request.metadata());
-        let call = convert::chat_call(request.into_inner(), deadline)?;
+        let verified = verified_caller(&request);
+        let mut call = convert::chat_call(request.into_inner(), deadline)?;
+        bind_caller(&mut call.caller, verified);
         let completion = self
             .engine
             .complete(call)
@@ -70,7 +92,9 @@ impl LlmRouter for RouterApi {
         request: Request<pb::CompleteRequest>,
     ) -> Result<Response<BoxStream<pb::StreamCompleteResponse>>, Status> {
         let deadline = deadline(request.metadata());
-        let call = convert::chat_call(request.into_inner(), deadline)?;
+        let verified = verified_caller(&request);
+        let mut call = convert::chat_call(request.into_inner(), deadline)?;
+        bind_caller(&mut call.caller, verified);
         let frames = self
             .engine
             .stream(call)
@@ -93,7 +117,9 @@ impl LlmRouter for RouterApi {
         request: Request<pb::EmbedRequest>,
     ) -> Result<Response<pb::EmbedResponse>, Status> {
         let deadline = deadline(request.metadata());
-        let call = convert::embed_call(request.into_inner(), deadline)?;
+        let verified = verified_caller(&request);
+        let mut call = convert::embed_call(request.into_inner(), deadline)?;
+        bind_caller(&mut call.caller, verified);
         let embedding = self
             .engine
             .embed(call)

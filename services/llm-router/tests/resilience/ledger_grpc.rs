@@ -131,6 +131,10 @@ impl Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_records_reads_spend_and_records_resets() {
+    // The router client signs its calls as the router (development key).
+    service_kit::auth::install(service_kit::auth::development(
+        service_kit::auth::Issuer::Router,
+    ));
     let ledger = Arc::new(GrpcLedger::default());
     let server = Server::start(ledger.clone(), "127.0.0.1:0".parse().unwrap()).await;
     let client =
@@ -172,6 +176,10 @@ async fn the_client_records_reads_spend_and_records_resets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ledger_stopped_under_load_then_restarted_every_record_once() {
+    // The router client signs its calls as the router (development key).
+    service_kit::auth::install(service_kit::auth::development(
+        service_kit::auth::Issuer::Router,
+    ));
     let ledger = Arc::new(GrpcLedger::default());
     let mut server = Server::start(ledger.clone(), "127.0.0.1:0".parse().unwrap()).await;
     let client =
@@ -242,6 +250,10 @@ async fn ledger_stopped_under_load_then_restarted_every_record_once() {
 /// The same against the real usage-accounting binary and PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_usage_accounting_stopped_and_restarted_every_record_once() {
+    // The router client signs its calls as the router (development key).
+    service_kit::auth::install(service_kit::auth::development(
+        service_kit::auth::Issuer::Router,
+    ));
     use test_support::{ChildProcess, TestDb};
     let db = TestDb::create().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")

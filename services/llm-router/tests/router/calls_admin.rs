@@ -19,8 +19,8 @@ async fn set_provider_override_pins_the_primary_and_is_audited() {
     env.set("ROUTER_LISTEN_ADDR", "127.0.0.1:0");
     let router = ChildProcess::spawn("llm-router", &env.pairs());
     let addr = format!("http://{}", router.bound_addr().await);
-    let mut client = LlmRouterClient::connect(addr.clone()).await.unwrap();
-    let mut admin = RouterAdminClient::connect(addr.clone()).await.unwrap();
+    let mut client = LlmRouterClient::new(operator(addr.clone()));
+    let mut admin = RouterAdminClient::new(operator(addr.clone()));
     router
         .wait_for_log(Duration::from_secs(20), |v| v["event"] == "budget.ready")
         .await;
@@ -75,7 +75,8 @@ async fn set_provider_override_pins_the_primary_and_is_audited() {
             v["event"] == "audit" && v["action"] == "provider.override"
         })
         .await;
-    assert_eq!(audit["actor"], "ops-jane");
+    // The audit names the verified caller (the operator token), not the body's claim.
+    assert_eq!(audit["actor"], "test-operator");
     assert_eq!(audit["before"], "");
     assert_eq!(audit["after"], "vertex");
     assert_eq!(audit["reason"], "azure incident");
@@ -111,9 +112,14 @@ async fn set_provider_override_pins_the_primary_and_is_audited() {
     ledger.record("p-3").await;
 
     // The README's ResetBudget, audited and recorded in the ledger.
+    let token = service_kit::auth::development_signer(service_kit::auth::Issuer::Operator)
+        .token(Some("ops-jane"), service_kit::auth::Role::Admin)
+        .unwrap();
     let out = test_support::grpcurl()
         .args([
             "-plaintext",
+            "-H",
+            &format!("authorization: Bearer {token}"),
             "-d",
             r#"{"actor":"ops-jane","reason":"new funds approved"}"#,
         ])
@@ -134,6 +140,7 @@ async fn set_provider_override_pins_the_primary_and_is_audited() {
             v["event"] == "audit" && v["action"] == "budget.reset"
         })
         .await;
+    // The audit names the person the operator's token names.
     assert_eq!(audit["actor"], "ops-jane");
     assert_eq!(
         admin
@@ -174,9 +181,7 @@ async fn readiness_waits_for_the_ledger_rebuild_with_redis() {
         .await;
     assert!(health(addr.clone()).await.contains("NOT_SERVING"));
     // Calls are refused (fail closed) rather than counted from zero.
-    let mut client = LlmRouterClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let mut client = LlmRouterClient::new(operator(format!("http://{addr}")));
     let status = client
         .complete(call("r-1", pb::Tier::Sota, "Hi"))
         .await

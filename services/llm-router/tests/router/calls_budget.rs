@@ -9,7 +9,6 @@ use pb::llm_router_client::LlmRouterClient;
 use provider_sim::Vendor;
 use test_support::ChildProcess;
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::resilience::support::{delete_prefix, redis};
 use crate::stack::*;
@@ -181,7 +180,7 @@ async fn below_the_alert_threshold_sota_stays_sota() {
     s.router.stop().await;
 }
 
-async fn calls(client: &mut LlmRouterClient<Channel>, prefix: &str, n: usize) {
+async fn calls(client: &mut LlmRouterClient<InterceptedChannel>, prefix: &str, n: usize) {
     for i in 0..n {
         client
             .complete(call(
@@ -283,9 +282,7 @@ async fn a_router_killed_mid_call_frees_its_reservation_after_the_ttl() {
     sim.set_fault(Vendor::Azure, fault("latency-ms=60000"), None);
     let mut doomed = ChildProcess::spawn("llm-router", &env.pairs());
     let doomed_addr = doomed.bound_addr().await;
-    let mut doomed_client = LlmRouterClient::connect(format!("http://{doomed_addr}"))
-        .await
-        .unwrap();
+    let mut doomed_client = LlmRouterClient::new(operator(format!("http://{doomed_addr}")));
     let observer = Router::start(&env).await;
     assert_eq!(observer.budget().await.reserved_micro_usd, 0);
 

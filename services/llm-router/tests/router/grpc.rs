@@ -9,16 +9,16 @@ use llm_router::Config;
 use pb::llm_router_client::LlmRouterClient;
 use pb::stream_complete_response::Frame;
 use provider_sim::{Simulator, Vendor};
+use service_kit::grpc_client::{InterceptedChannel, development_operator};
 use service_kit::{Env, ServerSettings};
 use tokio::sync::oneshot;
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::support::*;
 
 pub struct App {
     pub addr: SocketAddr,
-    pub client: LlmRouterClient<Channel>,
+    pub client: LlmRouterClient<InterceptedChannel>,
     pub sim: Simulator,
     _stop: oneshot::Sender<()>,
     _dir: tempfile::TempDir,
@@ -41,6 +41,9 @@ pub async fn spawn_app(env: &[(&str, &str)]) -> App {
         vars.set("ROUTER_RETRY_BASE_MS", "1");
     }
     let mut config = Config::from_env(&vars).unwrap();
+    service_kit::auth::install(service_kit::auth::development(
+        service_kit::auth::Issuer::Router,
+    ));
     config.server = ServerSettings::for_tests();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -52,9 +55,7 @@ pub async fn spawn_app(env: &[(&str, &str)]) -> App {
             let _ = stopped.await;
         }),
     ));
-    let client = LlmRouterClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let client = LlmRouterClient::new(development_operator(&addr.to_string()).unwrap());
     App {
         addr,
         client,
@@ -467,11 +468,17 @@ async fn ai_mode_local_routes_to_ollama() {
 #[tokio::test]
 async fn the_readme_grpcurl_commands_work() {
     let app = spawn_app(&[]).await;
+    // An operator's token, as `make token ROLE=admin INTERNAL=1` prints it.
+    let token = service_kit::auth::development_signer(service_kit::auth::Issuer::Operator)
+        .token(Some("ops-jane"), service_kit::auth::Role::Admin)
+        .unwrap();
+    let header = format!("authorization: Bearer {token}");
     let grpcurl = |data: Option<&'static str>, method: &'static str| {
         let addr = app.addr.to_string();
+        let header = header.clone();
         async move {
             let mut cmd = test_support::grpcurl();
-            cmd.arg("-plaintext");
+            cmd.args(["-plaintext", "-H", &header]);
             if let Some(data) = data {
                 cmd.args(["-d", data]);
             }

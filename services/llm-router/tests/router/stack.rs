@@ -10,10 +10,12 @@ use fluentedge_proto::usage::v1 as usage_pb;
 use pb::llm_router_client::LlmRouterClient;
 use pb::router_admin_client::RouterAdminClient;
 use provider_sim::Simulator;
+pub use service_kit::grpc_client::{
+    DevelopmentAsAdmitted, InterceptedChannel, development_as_admitted, development_operator,
+};
 use service_kit::{Env, ServerSettings};
 use test_support::{ChildProcess, TestDb};
 use tokio::sync::oneshot;
-use tonic::transport::Channel;
 use usage_pb::usage_ledger_client::UsageLedgerClient;
 
 use crate::resilience::support::Cleanup;
@@ -45,7 +47,7 @@ fn free_port() -> u16 {
 pub struct UsageAccounting {
     child: Option<ChildProcess>,
     pub addr: SocketAddr,
-    pub client: UsageLedgerClient<Channel>,
+    pub client: UsageLedgerClient<DevelopmentAsAdmitted>,
     db: TestDb,
 }
 
@@ -53,13 +55,10 @@ impl UsageAccounting {
     pub async fn start() -> UsageAccounting {
         let db = TestDb::create().await;
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy();
         let mut ledger = UsageAccounting {
             child: None,
             addr,
-            client: UsageLedgerClient::new(channel),
+            client: UsageLedgerClient::new(development_as_admitted(&addr.to_string()).unwrap()),
             db,
         };
         ledger.restart().await;
@@ -275,8 +274,8 @@ impl RouterEnv {
 
 /// `llm_router::run` in this process on port 0.
 pub struct Router {
-    pub client: LlmRouterClient<Channel>,
-    pub admin: RouterAdminClient<Channel>,
+    pub client: LlmRouterClient<InterceptedChannel>,
+    pub admin: RouterAdminClient<InterceptedChannel>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -301,9 +300,11 @@ impl Router {
             .await
             .unwrap();
         });
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy();
+        // The router's own calls (usage delivery) are signed as the router.
+        service_kit::auth::install(service_kit::auth::development(
+            service_kit::auth::Issuer::Router,
+        ));
+        let channel = development_operator(&addr.to_string()).unwrap();
         let router = Router {
             client: LlmRouterClient::new(channel.clone()),
             admin: RouterAdminClient::new(channel),
@@ -421,7 +422,7 @@ pub fn call(id: &str, tier: pb::Tier, text: &str) -> pb::CompleteRequest {
 
 /// Reads a stream to its end: the frames, or the status it failed with.
 pub async fn stream(
-    client: &mut LlmRouterClient<Channel>,
+    client: &mut LlmRouterClient<InterceptedChannel>,
     req: pb::CompleteRequest,
 ) -> Result<Vec<pb::stream_complete_response::Frame>, tonic::Status> {
     use futures::StreamExt;
@@ -431,4 +432,9 @@ pub async fn stream(
         frames.push(item?.frame.unwrap());
     }
     Ok(frames)
+}
+
+/// An operator's channel (development key) to a router at `addr` (`http://…` or host:port).
+pub fn operator(addr: impl AsRef<str>) -> InterceptedChannel {
+    development_operator(addr.as_ref()).unwrap()
 }

@@ -1,5 +1,6 @@
 //! gRPC adapters: proto in, ledger call, proto or Status out.
 
+pub mod access;
 mod convert;
 
 use crate::domain::{ItemOutcome, ListDraft, ValidationError};

@@ -3,6 +3,7 @@
 
 use crate::support::{NOT_SERVING, SERVING, Service, TestLedger, at};
 use fluentedge_proto::usage::v1 as pb;
+use service_kit::auth::{Issuer, Role};
 use std::time::Duration;
 use tonic::Code;
 use usage_accounting::{Config, Database};
@@ -304,6 +305,12 @@ async fn not_serving_until_the_database_is_there() {
     .unwrap();
 }
 
+fn dev_token(issuer: Issuer, subject: Option<&str>, role: Role) -> String {
+    service_kit::auth::development_signer(issuer)
+        .token(subject, role)
+        .unwrap()
+}
+
 /// The `grpcurl` commands of the README, joined across `\` line breaks.
 fn readme_commands() -> Vec<String> {
     let readme =
@@ -354,6 +361,11 @@ async fn the_readme_grpcurl_examples_work() {
             tokio::process::Command::new("bash")
                 .arg("-c")
                 .arg(&command)
+                .env("ROUTER", dev_token(Issuer::Router, None, Role::Service))
+                .env(
+                    "OPERATOR",
+                    dev_token(Issuer::Operator, Some("ops"), Role::Admin),
+                )
                 .output(),
         )
         .await
@@ -424,11 +436,9 @@ async fn the_binary_serves_and_exports_metrics() {
     child
         .wait_for_log(Duration::from_secs(20), |v| v["event"] == "storage.ready")
         .await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy();
-    let mut client =
-        fluentedge_proto::usage::v1::usage_ledger_client::UsageLedgerClient::new(channel);
+    let mut client = fluentedge_proto::usage::v1::usage_ledger_client::UsageLedgerClient::new(
+        service_kit::grpc_client::development_as_admitted(&addr.to_string()).unwrap(),
+    );
     let batch = pb::RecordUsageBatchRequest {
         records: vec![record("m-1", 1), record("m-1", 1), record("m-1", 2)],
     };

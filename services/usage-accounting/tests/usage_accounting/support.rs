@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use fluentedge_proto::usage::v1::usage_ledger_client::UsageLedgerClient;
+use service_kit::grpc_client::{DevelopmentAsAdmitted, development_as_admitted};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -113,6 +114,10 @@ pub struct Service {
 
 impl Service {
     pub async fn spawn(config: Config) -> Self {
+        // The service verifies tokens signed with the development key.
+        service_kit::auth::install(service_kit::auth::development(
+            service_kit::auth::Issuer::Usage,
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
@@ -139,8 +144,10 @@ impl Service {
             .connect_lazy()
     }
 
-    pub fn client(&self) -> UsageLedgerClient<Channel> {
-        UsageLedgerClient::new(self.channel())
+    /// A client that calls as the router (writes, spend) or as an operator
+    /// (reports), as the ledger's policy asks of each RPC.
+    pub fn client(&self) -> UsageLedgerClient<DevelopmentAsAdmitted> {
+        UsageLedgerClient::new(development_as_admitted(&self.addr.to_string()).unwrap())
     }
 
     /// The overall health status, polled until it is `want` (or 20 s pass).

@@ -114,6 +114,15 @@ impl ChatCompletionRequest {
             }
             Some(StringOrArray::Many(v)) => v.clone(),
         };
+        // 0 would be sent as "unset" (proto3) and silently mean the default.
+        for (name, value) in [
+            ("max_tokens", self.max_tokens),
+            ("max_completion_tokens", self.max_completion_tokens),
+        ] {
+            if value == Some(0) {
+                return Err(ApiError::invalid(format!("{name}: must be at least 1")));
+            }
+        }
         let messages = self
             .messages
             .iter()
