@@ -33,6 +33,8 @@ pub struct Config {
     /// Requests per minute per authenticated subject (`RATE_LIMIT_PER_MINUTE`,
     /// default 600; 0 switches the limit off).
     pub rate_limit_per_minute: u32,
+    /// The web app served at `/` (see [`crate::web_config`]).
+    pub web: crate::web_config::WebConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +128,7 @@ impl Config {
                 })
                 .unwrap_or_default(),
             rate_limit_per_minute: env.parse_or("RATE_LIMIT_PER_MINUTE", 600)?,
+            web: crate::web_config::WebConfig::from_env(env)?,
         };
         if config.request_timeout.is_zero() {
             return Err(ConfigError::new(

@@ -23,3 +23,5 @@ mod openai_sdk;
 mod real_suite;
 #[path = "gateway/talk.rs"]
 mod talk;
+#[path = "gateway/web.rs"]
+mod web;
