@@ -83,6 +83,7 @@ export function Conversation({ sessionId }: { sessionId: string }) {
     setLive({ state: "streaming", learner: text, reply: "" });
     setAnnouncement("The tutor is replying…");
     let reply = "";
+    let learnerId: string | null = null;
     try {
       const tutor = await talk.send(
         sessionId,
@@ -90,7 +91,10 @@ export function Conversation({ sessionId }: { sessionId: string }) {
         newId(),
         {
           onFirstDeltaChunk: () => performance.mark("fe:first-delta-byte"),
-          onAccepted: (m) => setMessages((ms) => [...ms, m]),
+          onAccepted: (m) => {
+            learnerId = m.id;
+            setMessages((ms) => [...ms, m]);
+          },
           onDelta: (t) => {
             reply += t;
             setLive({ state: "streaming", learner: text, reply });
@@ -98,7 +102,7 @@ export function Conversation({ sessionId }: { sessionId: string }) {
         },
         controller.signal,
       );
-      setMessages((ms) => [...ms, tutor]);
+      setMessages((ms) => [...ms.map((m) => (m.id === learnerId ? { ...m, status: "completed" as const } : m)), tutor]);
       setLive({ state: "idle" });
       setAnnouncement(`Tutor: ${tutor.content}`);
     } catch (e) {

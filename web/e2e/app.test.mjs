@@ -1,0 +1,179 @@
+// The learner app and the operator console in Debian's Chromium against the
+// real suite (started here on free ports). Run by `npm run test:e2e`.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { launch, openPage, screenshot, seriousViolations } from "./browser.mjs";
+import { assertGrew, say, signIn, startConversation } from "./flows.mjs";
+import { startSuite } from "./suite.mjs";
+
+// A handled 4xx/5xx still shows as a failed resource in the console; nothing else may.
+const failedStatus = (code) => `the server responded with a status of ${code}`;
+
+async function checkScreen(page, name, allowedErrors = []) {
+  const violations = await seriousViolations(page);
+  assert.deepEqual(violations, [], `axe on ${name}`);
+  assert.deepEqual(page.unexpectedErrors(allowedErrors), [], `console errors on ${name}`);
+  await screenshot(page, name);
+}
+
+describe("learner and operator against the real suite", () => {
+  let suite;
+  let browser;
+  let sessionPath;
+
+  before(async () => {
+    suite = await startSuite({ chunkDelayMs: 60 });
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await suite?.stop();
+  });
+
+  it("a learner holds a three-turn conversation, streamed, and it survives a reload", async () => {
+    const page = await openPage(browser);
+    await page.goto(suite.url);
+    await page.getByRole("heading", { name: "Practise speaking with your AI tutor" }).waitFor();
+    await checkScreen(page, "sign-in");
+    await signIn(page, suite.url, "Ada");
+    await page.getByRole("heading", { name: "What would you like to practise?" }).waitFor();
+    await page.locator(".scenario").first().click();
+    await checkScreen(page, "learner-scenarios");
+    sessionPath = await startConversation(page);
+
+    const first = await say(page, "Hello! I would like a large coffee with oat milk, please.", {
+      onStreaming: () => screenshot(page, "learner-conversation-streaming"),
+    });
+    assertGrew(first);
+    const paint = await page.evaluate(() => {
+      const byte = performance.getEntriesByName("fe:first-delta-byte")[0];
+      const painted = performance.getEntriesByName("fe:first-token-painted")[0];
+      return byte && painted ? painted.startTime - byte.startTime : null;
+    });
+    assert.ok(paint !== null && paint >= 0, "the first token is marked as painted after its byte arrived");
+    assertGrew(await say(page, "How much does it cost?"));
+    assertGrew(await say(page, "Thank you, **that** is all."));
+    await assert.doesNotReject(page.locator(".msg.tutor.completed").nth(2).waitFor());
+    assert.equal(await page.locator(".msg.learner").count(), 3);
+    assert.equal(await page.locator(".msg.tutor").count(), 3);
+    await checkScreen(page, "learner-conversation");
+
+    await page.reload();
+    await page.locator(".msg.tutor").nth(2).waitFor();
+    assert.equal(await page.locator(".msg.learner").count(), 3, "the conversation is still there after a reload");
+    assert.match(await page.locator(".msg.learner").first().innerText(), /large coffee/);
+
+    await page.getByRole("link", { name: "My sessions" }).click();
+    await page.locator(".session-row").first().waitFor();
+    assert.equal(await page.locator(".session-row").count(), 1);
+    await checkScreen(page, "learner-sessions");
+
+    // Phone width: the conversation still fits.
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(suite.url + sessionPath);
+    await page.locator(".msg.tutor").nth(2).waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
+    await checkScreen(page, "learner-phone");
+
+    // A learner never sees the console, even by typing its address.
+    assert.equal(await page.getByRole("link", { name: "Console" }).count(), 0);
+    await page.goto(suite.url + "/console");
+    await page.getByRole("heading", { name: "Page not found" }).waitFor();
+    assert.equal(await page.locator(".budget-card").count(), 0);
+    await page.context().close();
+  });
+
+  it("a second learner opening the first one's session gets not found", async () => {
+    const page = await openPage(browser);
+    await signIn(page, suite.url, "Bob");
+    await page.goto(suite.url + sessionPath);
+    await page.getByRole("heading", { name: "Conversation not found" }).waitFor();
+    assert.equal(await page.locator(".msg").count(), 0);
+    await checkScreen(page, "learner-not-found", [failedStatus(404)]);
+    await page.context().close();
+  });
+
+  it("the admin sees the month's spend and resets the budget", async () => {
+    const page = await openPage(browser);
+    await signIn(page, suite.url, "Olga Ops", "admin");
+    await page.getByRole("link", { name: "Console" }).click();
+    const spent = page.getByTestId("budget-spent");
+    await spent.waitFor();
+    const before = await spent.innerText();
+    assert.doesNotMatch(before, /^\$0\.00 /, `the conversation's cost shows: ${before}`);
+    await checkScreen(page, "console-budget");
+
+    await page.getByRole("link", { name: "Providers" }).click();
+    await page.locator("table tbody tr").first().waitFor();
+    await checkScreen(page, "console-providers");
+
+    await page.getByRole("link", { name: "Costs" }).click();
+    // The ledger is fed through the router's outbox: refresh until it has the rows.
+    for (let i = 0; i < 40 && (await page.locator(".chart").count()) < 2; i++) {
+      await page.waitForTimeout(250);
+      await page.getByRole("button", { name: "Refresh now" }).click();
+    }
+    assert.equal(await page.locator(".chart").count(), 2, "cost by model and spend per day are charted");
+    assert.doesNotMatch(await page.getByTestId("month-total").innerText(), /^\$0\.00\s/);
+    await checkScreen(page, "console-costs");
+
+    await page.getByRole("link", { name: "Budget" }).click();
+    await page.getByRole("button", { name: "Reset budget…" }).click();
+    const dialog = page.getByRole("alertdialog");
+    await dialog.getByLabel(/Reason/).fill("browser test");
+    await checkScreen(page, "console-budget-reset");
+    await dialog.getByRole("button", { name: "Reset budget" }).click();
+    await page.getByText(/Budget reset by dev-olga-ops/).waitFor();
+    await page.waitForFunction(() => /^\$0\.00 of/.test(document.querySelector("[data-testid=budget-spent]")?.textContent ?? ""));
+    assert.deepEqual(page.unexpectedErrors(), []);
+    await page.context().close();
+  });
+});
+
+describe("failures a learner is told about plainly", () => {
+  let browser;
+  before(async () => {
+    browser = await launch();
+  });
+  after(async () => browser?.close());
+
+  it("a tiny budget shows the budget message", async () => {
+    const suite = await startSuite({ env: { AI_MONTHLY_BUDGET_USD: "0.000001" } });
+    try {
+      const page = await openPage(browser);
+      await signIn(page, suite.url, "Cleo");
+      await startConversation(page);
+      await page.getByLabel("Your message").fill("Hello there");
+      await page.keyboard.press("Enter");
+      const alert = page.getByRole("alert");
+      await alert.waitFor();
+      assert.match(await alert.innerText(), /budget has been used up/);
+      assert.equal(await alert.getByRole("button", { name: "Retry" }).count(), 1);
+      await checkScreen(page, "learner-budget-exhausted", [failedStatus(429)]);
+      await page.context().close();
+    } finally {
+      await suite.stop();
+    }
+  });
+
+  it("every provider failing shows the unavailable message", async () => {
+    const suite = await startSuite({ simFault: "status=503" });
+    try {
+      const page = await openPage(browser);
+      await signIn(page, suite.url, "Dan");
+      await startConversation(page);
+      await page.getByLabel("Your message").fill("Hello there");
+      await page.keyboard.press("Enter");
+      const alert = page.getByRole("alert");
+      await alert.waitFor({ timeout: 30_000 });
+      const text = await alert.innerText();
+      assert.match(text, /tutor is unavailable/);
+      assert.doesNotMatch(text, /503|azure|openai|anthropic/i, "no internal details");
+      await checkScreen(page, "learner-unavailable", [failedStatus(503)]);
+      await page.context().close();
+    } finally {
+      await suite.stop();
+    }
+  });
+});
