@@ -44,6 +44,9 @@ pub struct AuthConfig {
     pub jwt_secret: Option<SecretString>,
     /// RS256 public keys, PEM, one or more in the file (`AUTH_JWT_PUBLIC_KEYS_FILE`).
     pub public_keys_file: Option<PathBuf>,
+    /// The identity provider's JWKS URL (`AUTH_JWKS_URL`): RS256 tokens
+    /// signed by its published keys (see `auth::jwks`).
+    pub jwks_url: Option<String>,
     /// The `aud` every token must carry (`AUTH_AUDIENCE`, default `fluentedge`).
     pub audience: String,
     /// The `iss` every token must carry, when set (`AUTH_ISSUER`).
@@ -59,7 +62,7 @@ pub const DEVELOPMENT_JWT_SECRET: &str = "fluentedge-development-secret-not-for-
 impl AuthConfig {
     /// Whether the gateway runs on the public development secret.
     pub fn development(&self) -> bool {
-        self.jwt_secret.is_none() && self.public_keys_file.is_none()
+        self.jwt_secret.is_none() && self.public_keys_file.is_none() && self.jwks_url.is_none()
     }
 
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
@@ -93,6 +96,7 @@ impl AuthConfig {
         let config = Self {
             jwt_secret,
             public_keys_file: env.get("AUTH_JWT_PUBLIC_KEYS_FILE").map(PathBuf::from),
+            jwks_url: env.get("AUTH_JWKS_URL").map(str::to_owned),
             audience: env.string_or("AUTH_AUDIENCE", "fluentedge"),
             issuer: env.get("AUTH_ISSUER").map(str::to_owned),
             admin_key_sha256,

@@ -15,6 +15,8 @@ mod auth;
 mod edges;
 #[path = "gateway/errors.rs"]
 mod errors;
+#[path = "gateway/jwks.rs"]
+mod jwks;
 #[path = "gateway/openai.rs"]
 mod openai;
 #[path = "gateway/openai_sdk.rs"]
