@@ -18,15 +18,20 @@ export async function launch() {
   });
 }
 
-/** A fresh page (its own context: no shared session storage) that records console errors. */
-export async function openPage(browser, { width = 1280, height = 860 } = {}) {
+/**
+ * A fresh page (its own context: no shared session storage) that records
+ * console errors — only those of `onlyOrigin`'s pages when given (an
+ * identity provider's own pages are not ours to judge).
+ */
+export async function openPage(browser, { width = 1280, height = 860, onlyOrigin } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const errors = [];
+  const ours = () => !onlyOrigin || page.url().startsWith(onlyOrigin);
   page.on("console", (m) => {
-    if (m.type() === "error") errors.push(m.text());
+    if (m.type() === "error" && ours()) errors.push(m.text());
   });
-  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("pageerror", (e) => ours() && errors.push(String(e)));
   page.consoleErrors = errors;
   /** Errors the screen expects (a 4xx/5xx the app handles shows as a failed resource). */
   page.unexpectedErrors = (allowed = []) =>

@@ -49,14 +49,14 @@ async function waitFor(what, probe, timeoutMs = 30_000) {
  * Starts a suite. `env` adds variables to every service (e.g. the router's
  * AI_MONTHLY_BUDGET_USD); `simFault` is the simulator's default fault.
  */
-export async function startSuite({ env = {}, simFault, chunkDelayMs = 40, gatewayEnv = {} } = {}) {
+export async function startSuite({ env = {}, simFault, chunkDelayMs = 40, gatewayEnv = {}, gatewayPort } = {}) {
   const bin = binDir();
   for (const name of ["provider-sim", "usage-accounting", "llm-router", "conversation", "gateway"]) {
     if (!existsSync(join(bin, name))) throw new Error(`${join(bin, name)} is missing: run \`cargo build --workspace --bins\` first`);
   }
   if (!existsSync(join(webDist, "index.html"))) throw new Error("web/dist is missing: run `npm run build` first");
   const data = mkdtempSync(join(tmpdir(), "fluentedge-e2e-"));
-  const [sim, usage, router, conversation, gateway] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [sim, usage, router, conversation, gateway] = await Promise.all([freePort(), freePort(), freePort(), freePort(), gatewayPort ?? freePort()]);
   const common = {
     PATH: process.env.PATH,
     HOME: process.env.HOME ?? data,
