@@ -2,7 +2,8 @@ import type { AdminApi } from "../api/admin";
 import { usd } from "../ui/format";
 import { Notice } from "../ui/Notice";
 import { operatorError } from "./BudgetPanel";
-import { BarChart, ColumnChart } from "./charts";
+import { BarChart, ColumnChart, type Point } from "./charts";
+import type { UsageRow } from "../api/types";
 import { RUNBOOK, RunbookLink } from "./runbook";
 import { usePoll } from "./usePoll";
 
@@ -13,6 +14,7 @@ export function CostsPanel({ admin, tick, onLoaded }: { admin: AdminApi; tick: n
   const [byModel, byDay] = value;
   const rows = [...byModel.rows].sort((a, b) => b.cost_micro_usd - a.cost_micro_usd);
   const days = [...byDay.rows].sort((a, b) => (a.day ?? "").localeCompare(b.day ?? ""));
+  const chartDays = monthSoFar(byDay.period_start, days);
   const total = byModel.total;
   return (
     <div className="panel-grid">
@@ -50,7 +52,7 @@ export function CostsPanel({ admin, tick, onLoaded }: { admin: AdminApi; tick: n
           <p className="muted">No spend recorded this month.</p>
         ) : (
           <>
-            <ColumnChart title="Spend per day this month" points={days.map((d) => ({ label: (d.day ?? "").slice(5), value: d.cost_micro_usd, text: usd(d.cost_micro_usd) }))} />
+            <ColumnChart title="Spend per day this month" points={chartDays} />
             <div className="table-wrap">
               <table>
                 <caption className="sr-only">Spend per day</caption>
@@ -68,4 +70,18 @@ export function CostsPanel({ admin, tick, onLoaded }: { admin: AdminApi; tick: n
       </div>
     </div>
   );
+}
+
+/** Every day from the period's start to today, zero where nothing was spent. */
+function monthSoFar(periodStart: string | null, rows: UsageRow[]): Point[] {
+  const spent = new Map(rows.map((r) => [(r.day ?? "").slice(0, 10), r.cost_micro_usd]));
+  const start = periodStart ? new Date(periodStart) : new Date();
+  const today = new Date();
+  const points: Point[] = [];
+  for (let d = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate())); d <= today && points.length < 31; d.setUTCDate(d.getUTCDate() + 1)) {
+    const key = d.toISOString().slice(0, 10);
+    const value = spent.get(key) ?? 0;
+    points.push({ label: key.slice(8), value, text: usd(value) });
+  }
+  return points;
 }

@@ -14,7 +14,7 @@ export function BarChart({ bars, title }: { bars: Bar[]; title: string }) {
   return (
     <svg className="chart" viewBox={`0 0 600 ${height}`} role="img" aria-label={title} preserveAspectRatio="xMinYMin meet">
       {bars.map((b, i) => {
-        const w = Math.max(2, (b.value / max) * 330);
+        const w = Math.max(2, (b.value / max) * 290);
         return (
           <g key={b.label} transform={`translate(0 ${i * row})`}>
             <text x="0" y="18" className="chart-label">{b.label.length > 30 ? `${b.label.slice(0, 29)}…` : b.label}</text>
