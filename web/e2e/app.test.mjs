@@ -138,42 +138,31 @@ describe("failures a learner is told about plainly", () => {
   });
   after(async () => browser?.close());
 
-  it("a tiny budget shows the budget message", async () => {
-    const suite = await startSuite({ env: { AI_MONTHLY_BUDGET_USD: "0.000001" } });
+  /** In a suite started with `options`, a learner's first message gets an alert matching `expected`. */
+  async function firstMessageAlert(options, learner, expected, shot, status) {
+    const suite = await startSuite(options);
     try {
       const page = await openPage(browser);
-      await signIn(page, suite.url, "Cleo");
-      await startConversation(page);
-      await page.getByLabel("Your message").fill("Hello there");
-      await page.keyboard.press("Enter");
-      const alert = page.getByRole("alert");
-      await alert.waitFor();
-      assert.match(await alert.innerText(), /budget has been used up/);
-      assert.equal(await alert.getByRole("button", { name: "Retry" }).count(), 1);
-      await checkScreen(page, "learner-budget-exhausted", [failedStatus(429)]);
-      await page.context().close();
-    } finally {
-      await suite.stop();
-    }
-  });
-
-  it("every provider failing shows the unavailable message", async () => {
-    const suite = await startSuite({ simFault: "status=503" });
-    try {
-      const page = await openPage(browser);
-      await signIn(page, suite.url, "Dan");
+      await signIn(page, suite.url, learner);
       await startConversation(page);
       await page.getByLabel("Your message").fill("Hello there");
       await page.keyboard.press("Enter");
       const alert = page.getByRole("alert");
       await alert.waitFor({ timeout: 30_000 });
       const text = await alert.innerText();
-      assert.match(text, /tutor is unavailable/);
-      assert.doesNotMatch(text, /503|azure|openai|anthropic/i, "no internal details");
-      await checkScreen(page, "learner-unavailable", [failedStatus(503)]);
+      assert.match(text, expected);
+      assert.doesNotMatch(text, /\b(429|503)\b|azure|openai|anthropic|grpc/i, "no internal details");
+      assert.equal(await alert.getByRole("button", { name: "Retry" }).count(), 1);
+      await checkScreen(page, shot, [failedStatus(status)]);
       await page.context().close();
     } finally {
       await suite.stop();
     }
-  });
+  }
+
+  it("a tiny budget shows the budget message", () =>
+    firstMessageAlert({ env: { AI_MONTHLY_BUDGET_USD: "0.000001" } }, "Cleo", /budget has been used up/, "learner-budget-exhausted", 429));
+
+  it("every provider failing shows the unavailable message", () =>
+    firstMessageAlert({ simFault: "status=503" }, "Dan", /tutor is unavailable/, "learner-unavailable", 503));
 });

@@ -35,7 +35,7 @@ export function ProvidersPanel({ admin, tick, onLoaded }: { admin: AdminApi; tic
           <span className="muted">No pin: the configured order applies.</span>
         )}
       </p>
-      <div className="table-wrap">
+      <div className="card table-wrap">
         <table>
           <caption className="sr-only">Providers and their circuit breakers</caption>
           <thead>
@@ -65,7 +65,7 @@ export function ProvidersPanel({ admin, tick, onLoaded }: { admin: AdminApi; tic
                   {value.override_provider === p.name ? (
                     <span className="chip">pinned</span>
                   ) : (
-                    <button type="button" className="ghost" disabled={!p.configured} onClick={() => void change(() => admin.pin(p.name, "pinned from the console"))} aria-label={`Pin ${p.name} as primary`}>Pin</button>
+                    <button type="button" className="secondary" disabled={!p.configured} onClick={() => void change(() => admin.pin(p.name, "pinned from the console"))} aria-label={`Pin ${p.name} as primary`}>Pin</button>
                   )}
                 </td>
               </tr>

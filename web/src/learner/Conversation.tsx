@@ -119,7 +119,10 @@ export function Conversation({ sessionId }: { sessionId: string }) {
       const kind = e instanceof ApiError ? e.kind : "other";
       // If the message never reached the service, give it back to edit.
       const accepted = e instanceof StreamError || kind === "connection_lost";
-      if (!accepted) setMessages((ms) => ms.filter((m) => !(m.role === "learner" && m.content === text && m.status !== "completed")));
+      if (!accepted) {
+        setMessages((ms) => ms.filter((m) => !(m.role === "learner" && m.content === text && m.status !== "completed")));
+        setDraft((d) => d || text);
+      }
       setFailure({ message: learnerMessage(e), content: text, retryable: kind !== "not_found" && kind !== "invalid" && kind !== "forbidden" });
       setAnnouncement(learnerMessage(e));
     } finally {
@@ -216,7 +219,8 @@ export function Conversation({ sessionId }: { sessionId: string }) {
           value={draft}
           onChange={(e) => setDraft(e.target.value)}
           onKeyDown={keys}
-          placeholder="Write your message… (Enter to send, Shift+Enter for a new line)"
+          placeholder="Write your message…"
+          aria-describedby="composer-hint"
           rows={2}
           maxLength={4000}
           disabled={session?.archived}
@@ -227,6 +231,7 @@ export function Conversation({ sessionId }: { sessionId: string }) {
           <button type="submit" className="primary" disabled={!draft.trim() || session?.archived}>Send</button>
         )}
       </form>
+      <p id="composer-hint" className="muted small hint">Enter sends · Shift+Enter adds a new line</p>
       {session?.archived && <p className="muted small">This session is archived. Unarchive it from “My sessions” to continue.</p>}
     </section>
   );
