@@ -84,6 +84,23 @@ describe("learner and operator against the real suite", () => {
     await page.context().close();
   });
 
+  it("the stop button ends a reply mid-stream and the learner can go on", async () => {
+    const page = await openPage(browser);
+    await signIn(page, suite.url, "Stan");
+    await startConversation(page);
+    await page.getByLabel("Your message").fill("Please tell me a long story about a coffee shop in Lisbon.");
+    await page.keyboard.press("Enter");
+    const streaming = page.getByTestId("streaming-reply");
+    await page.waitForFunction(() => (document.querySelector("[data-testid=streaming-reply]")?.textContent ?? "").length > 10);
+    await page.getByRole("button", { name: "Stop" }).click();
+    await streaming.waitFor({ state: "detached" });
+    await page.locator(".msg.tutor .tag", { hasText: "stopped" }).waitFor();
+    assert.equal(await page.getByRole("button", { name: "Send" }).count(), 1, "the composer is back");
+    assertGrew(await say(page, "OK, something shorter then."));
+    assert.deepEqual(page.unexpectedErrors(), []);
+    await page.context().close();
+  });
+
   it("a second learner opening the first one's session gets not found", async () => {
     const page = await openPage(browser);
     await signIn(page, suite.url, "Bob");
@@ -162,6 +179,26 @@ describe("failures a learner is told about plainly", () => {
 
   it("a tiny budget shows the budget message", () =>
     firstMessageAlert({ env: { AI_MONTHLY_BUDGET_USD: "0.000001" } }, "Cleo", /budget has been used up/, "learner-budget-exhausted", 429));
+
+  it("a reply cut off mid-stream keeps what arrived and says the connection was lost", async () => {
+    const suite = await startSuite({ simFault: "cut-after=4", chunkDelayMs: 30 });
+    try {
+      const page = await openPage(browser);
+      await signIn(page, suite.url, "Cora");
+      await startConversation(page);
+      await page.getByLabel("Your message").fill("Hello there, how are you today?");
+      await page.keyboard.press("Enter");
+      const alert = page.getByRole("alert");
+      await alert.waitFor({ timeout: 30_000 });
+      const text = await alert.innerText();
+      assert.match(text, /connection was lost|tutor is unavailable/);
+      assert.equal(await alert.getByRole("button", { name: "Retry" }).count(), 1);
+      await checkScreen(page, "learner-cut-off");
+      await page.context().close();
+    } finally {
+      await suite.stop();
+    }
+  });
 
   it("every provider failing shows the unavailable message", () =>
     firstMessageAlert({ simFault: "status=503" }, "Dan", /tutor is unavailable/, "learner-unavailable", 503));
