@@ -101,6 +101,36 @@ describe("learner and operator against the real suite", () => {
     await page.context().close();
   });
 
+  it("works with the keyboard alone", async () => {
+    const page = await openPage(browser);
+    const tabTo = async (selector) => {
+      for (let i = 0; i < 20; i++) {
+        await page.keyboard.press("Tab");
+        if (await page.evaluate((s) => document.activeElement?.matches(s), selector)) return;
+      }
+      assert.fail(`Tab never reached ${selector}`);
+    };
+    await page.goto(suite.url);
+    await tabTo("#dev-name");
+    await page.keyboard.type("Kim");
+    await tabTo("button[type=submit]");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "What would you like to practise?" }).waitFor();
+    await tabTo("input[name=scenario]");
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("Space");
+    await tabTo("button.primary");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/\/talk\//);
+    await tabTo("#composer");
+    await page.keyboard.type("Hello, I am practising with the keyboard only.");
+    await page.keyboard.press("Enter");
+    await page.locator(".msg.tutor.completed").first().waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "composer", "focus goes back to the composer");
+    assert.deepEqual(page.unexpectedErrors(), []);
+    await page.context().close();
+  });
+
   it("a second learner opening the first one's session gets not found", async () => {
     const page = await openPage(browser);
     await signIn(page, suite.url, "Bob");
