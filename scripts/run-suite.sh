@@ -8,13 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --workspace --bins
-if command -v npm >/dev/null; then
-  (cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run -s build >/dev/null) \
-    && web_note="  web app               http://127.0.0.1:8000/     open it in a browser: \"sign in as\" any learner or admin" \
-    || { echo "the web app did not build (see above): serving the API alone"; web_note="  web app               not built (see above): the gateway serves the API alone"; }
-else
+if ! command -v npm >/dev/null; then
   echo "npm not found: the gateway serves the API alone (install Node.js 20+ for the web app at /)"
   web_note="  web app               npm not found: the gateway serves the API alone"
+elif (cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run -s build >/dev/null); then
+  web_note="  web app               http://127.0.0.1:8000/     open it in a browser: \"sign in as\" any learner or admin"
+else
+  echo "the web app did not build (see above): serving the API alone"
+  web_note="  web app               not built (see above): the gateway serves the API alone"
 fi
 bin=${CARGO_TARGET_DIR:-target}/debug
 data=.fluentedge
