@@ -230,6 +230,28 @@ describe("failures a learner is told about plainly", () => {
     }
   });
 
+  it("too many requests says how long to wait and holds the retry until then", async () => {
+    const suite = await startSuite({ gatewayEnv: { RATE_LIMIT_PER_MINUTE: "6" } });
+    try {
+      const page = await openPage(browser);
+      await signIn(page, suite.url, "Rita");
+      await startConversation(page);
+      const alert = page.getByRole("alert");
+      for (let i = 0; i < 6 && (await alert.count()) === 0; i++) {
+        await page.getByLabel("Your message").fill(`Message number ${i}`);
+        await page.keyboard.press("Enter");
+        await Promise.race([alert.waitFor(), page.locator(".msg.tutor.completed").nth(i).waitFor()]);
+      }
+      assert.match(await alert.innerText(), /a little fast\. Please wait \d+ seconds?/);
+      const retry = alert.getByRole("button", { name: /Retry in \d+ s/ });
+      assert.ok(await retry.isDisabled(), "no retry before Retry-After");
+      await checkScreen(page, "learner-rate-limited", [failedStatus(429)]);
+      await page.context().close();
+    } finally {
+      await suite.stop();
+    }
+  });
+
   it("every provider failing shows the unavailable message", () =>
     firstMessageAlert({ simFault: "status=503" }, "Dan", /tutor is unavailable/, "learner-unavailable", 503));
 });

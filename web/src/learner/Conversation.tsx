@@ -14,6 +14,19 @@ interface Failure {
   message: string;
   content: string;
   retryable: boolean;
+  /** Too many requests: no retry before this time (Retry-After). */
+  retryAt: number | null;
+}
+
+/** Seconds left until `at`, re-rendering every second until then. */
+function useCountdown(at: number | null): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (at === null || at <= Date.now()) return;
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [at]);
+  return at === null ? 0 : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
 type Live = { state: "idle" } | { state: "streaming"; learner: string; reply: string } | { state: "stopped"; reply: string };
@@ -35,6 +48,7 @@ export function Conversation({ sessionId }: { sessionId: string }) {
   const endRef = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const firstPaintPending = useRef(false);
+  const wait = useCountdown(failure?.retryAt ?? null);
 
   useEffect(() => {
     if (loaded.state === "ok") {
@@ -123,7 +137,13 @@ export function Conversation({ sessionId }: { sessionId: string }) {
         setMessages((ms) => ms.filter((m) => !(m.role === "learner" && m.content === text && m.status !== "completed")));
         setDraft((d) => d || text);
       }
-      setFailure({ message: learnerMessage(e), content: text, retryable: kind !== "not_found" && kind !== "invalid" && kind !== "forbidden" });
+      const retryAfter = e instanceof ApiError && kind === "rate_limit" ? e.retryAfter ?? 30 : null;
+      setFailure({
+        message: learnerMessage(e),
+        content: text,
+        retryable: kind !== "not_found" && kind !== "invalid" && kind !== "forbidden",
+        retryAt: retryAfter === null ? null : Date.now() + retryAfter * 1000,
+      });
       setAnnouncement(learnerMessage(e));
     } finally {
       abort.current = null;
@@ -203,7 +223,9 @@ export function Conversation({ sessionId }: { sessionId: string }) {
           kind="error"
           action={
             failure.retryable ? (
-              <button type="button" onClick={() => void send(failure.content)} disabled={streaming}>Retry</button>
+              <button type="button" onClick={() => void send(failure.content)} disabled={streaming || wait > 0}>
+                {wait > 0 ? `Retry in ${wait} s` : "Retry"}
+              </button>
             ) : undefined
           }
         >
@@ -228,7 +250,7 @@ export function Conversation({ sessionId }: { sessionId: string }) {
         {streaming ? (
           <button type="button" className="danger" onClick={() => abort.current?.abort()}>Stop</button>
         ) : (
-          <button type="submit" className="primary" disabled={!draft.trim() || session?.archived}>Send</button>
+          <button type="submit" className="primary" disabled={!draft.trim() || session?.archived || wait > 0}>Send</button>
         )}
       </form>
       <p id="composer-hint" className="muted small hint">Enter sends · Shift+Enter adds a new line</p>
