@@ -101,6 +101,38 @@ describe("learner and operator against the real suite", () => {
     await page.context().close();
   });
 
+  it("past sessions can be continued, archived and deleted", async () => {
+    const page = await openPage(browser);
+    await signIn(page, suite.url, "Sam");
+    const first = await startConversation(page);
+    await page.getByRole("link", { name: "Practice" }).click();
+    await startConversation(page);
+    await page.getByRole("link", { name: "My sessions" }).click();
+    const rows = page.locator(".session-row");
+    await rows.nth(1).waitFor();
+    assert.equal(await rows.count(), 2);
+
+    await rows.first().getByRole("button", { name: /^Archive / }).click();
+    await page.waitForFunction(() => document.querySelectorAll(".session-row").length === 1);
+    await page.getByLabel("Show archived").check();
+    await page.locator(".session-row .chip", { hasText: "archived" }).waitFor();
+    assert.equal(await rows.count(), 2);
+
+    await page.locator(".session-row", { has: page.locator(".chip", { hasText: "archived" }) }).getByRole("button", { name: /^Delete / }).click();
+    const dialog = page.getByRole("alertdialog");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    assert.equal(await rows.count(), 2, "cancel deletes nothing");
+    await page.locator(".session-row", { has: page.locator(".chip", { hasText: "archived" }) }).getByRole("button", { name: /^Delete / }).click();
+    await dialog.getByRole("button", { name: "Delete" }).click();
+    await page.waitForFunction(() => document.querySelectorAll(".session-row").length === 1);
+
+    await rows.first().getByRole("link", { name: /^Continue / }).click();
+    await page.waitForURL((u) => u.pathname === first);
+    await page.getByLabel("Your message").waitFor();
+    assert.deepEqual(page.unexpectedErrors(), []);
+    await page.context().close();
+  });
+
   it("works with the keyboard alone", async () => {
     const page = await openPage(browser);
     const tabTo = async (selector) => {
@@ -154,6 +186,13 @@ describe("learner and operator against the real suite", () => {
     await page.getByRole("link", { name: "Providers" }).click();
     await page.locator("table tbody tr").first().waitFor();
     await checkScreen(page, "console-providers");
+
+    // Pin a provider as primary, then go back to the configured order.
+    await page.getByRole("button", { name: "Pin anthropic as primary" }).click();
+    await page.getByText("Pinned primary:").waitFor();
+    assert.match(await page.getByText("Pinned primary:").innerText(), /anthropic/);
+    await page.getByRole("button", { name: "Unpin" }).click();
+    await page.getByText("No pin: the configured order applies.").waitFor();
 
     await page.getByRole("link", { name: "Costs" }).click();
     // The ledger is fed through the router's outbox: refresh until it has the rows.
