@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState, type KeyboardEvent } from "react";
 import { learnerMessage } from "../api/errors";
 import { TalkApi } from "../api/talk";
 import type { Session } from "../api/types";
@@ -85,9 +85,28 @@ export function Sessions() {
   );
 }
 
+/** A modal confirmation: Escape cancels, Tab stays inside, focus returns where it was. */
 export function ConfirmDialog(props: { title: string; body: string; confirm: string; onConfirm: () => void; onCancel: () => void; children?: React.ReactNode }) {
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    return () => opener?.focus?.();
+  }, []);
+  const keys = (e: KeyboardEvent<HTMLDivElement>) => {
+    if (e.key === "Escape") props.onCancel();
+    if (e.key !== "Tab") return;
+    const focusable = e.currentTarget.querySelectorAll<HTMLElement>("button, input");
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    if (e.shiftKey && document.activeElement === first) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  };
   return (
-    <div className="overlay" onKeyDown={(e) => e.key === "Escape" && props.onCancel()}>
+    <div className="overlay" onKeyDown={keys}>
       <div role="alertdialog" aria-modal="true" aria-labelledby="confirm-title" aria-describedby="confirm-body" className="dialog">
         <h2 id="confirm-title">{props.title}</h2>
         <p id="confirm-body">{props.body}</p>
