@@ -34,28 +34,10 @@ async fn identity_provider_tokens_are_verified_from_its_jwks() {
     ])
     .await;
     let learner = idp_token("key-1", &["learner"]);
-    let r = app
-        .get("/api/talk/sessions")
-        .bearer_auth(&learner)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = app
-        .get("/api/v1/admin/budget")
-        .bearer_auth(&learner)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    assert_eq!(app.status_with(&learner, "/api/talk/sessions").await, 200);
+    assert_eq!(app.status_with(&learner, "/api/v1/admin/budget").await, 403);
     let admin = idp_token("key-1", &["admin"]);
-    let r = app
-        .get("/api/v1/admin/budget")
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.status_with(&admin, "/api/v1/admin/budget").await, 200);
 
     let (status, body) = json_of(
         app.get("/api/talk/sessions")
@@ -67,13 +49,11 @@ async fn identity_provider_tokens_are_verified_from_its_jwks() {
     .await;
     assert_eq!((status, app_error(&body)), (401, "unauthenticated"));
     // The development secret and sign-in are off once a provider is configured.
-    let r = app
-        .get("/api/talk/sessions")
-        .bearer_auth(super::app::learner("dev"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(
+        app.status_with(&super::app::learner("dev"), "/api/talk/sessions")
+            .await,
+        401
+    );
     let r = app
         .post("/api/dev/sign-in")
         .json(&json!({"name": "x", "role": "admin"}))

@@ -124,29 +124,19 @@ async fn development_sign_in_gives_working_learner_and_admin_tokens() {
     assert_eq!(status, 200, "{learner}");
     assert_eq!(learner["subject"], "dev-ada-lovelace");
     let token = learner["token"].as_str().unwrap();
-    let r = app
-        .get("/api/talk/sessions")
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = app
-        .get("/api/v1/admin/budget")
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403, "a learner is not an admin");
+    assert_eq!(app.status_with(token, "/api/talk/sessions").await, 200);
+    assert_eq!(
+        app.status_with(token, "/api/v1/admin/budget").await,
+        403,
+        "a learner is not an admin"
+    );
 
     let (_, admin) = dev_sign_in(&app, json!({"name": "Ops", "role": "admin"})).await;
-    let r = app
-        .get("/api/v1/admin/budget")
-        .bearer_auth(admin["token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.status_with(admin["token"].as_str().unwrap(), "/api/v1/admin/budget")
+            .await,
+        200
+    );
 
     let (status, body) = dev_sign_in(&app, json!({"name": "Eve", "role": "root"})).await;
     assert_eq!((status, app_error(&body)), (400, "invalid_argument"));
