@@ -4,14 +4,14 @@ import { ApiError, learnerMessage } from "./errors";
 
 type Call = { url: string; init: RequestInit };
 
-function client(respond: (call: Call) => Response | Promise<Response>, token: string | null = "tok") {
+function client(respond: (call: Call) => Response | Promise<Response>, token: string | null = "tok", onUnauthenticated?: () => void) {
   const calls: Call[] = [];
   const fake = (async (url: RequestInfo | URL, init?: RequestInit) => {
     const call = { url: String(url), init: init ?? {} };
     calls.push(call);
     return respond(call);
   }) as typeof fetch;
-  return { api: new ApiClient("http://gw", () => token, fake), calls };
+  return { api: new ApiClient("http://gw", () => token, fake, onUnauthenticated), calls };
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -64,6 +64,16 @@ describe("ApiClient", () => {
     const { api } = client(() => new Response("<html>Bad gateway</html>", { status: 502, statusText: "Bad Gateway" }));
     const e = await api.get("/x").catch((x) => x);
     expect([e.status, e.kind, e.message]).toEqual([502, "unavailable", "Bad Gateway"]);
+  });
+
+  it("tells the app when the gateway stops accepting the token", async () => {
+    let signedOut = 0;
+    const expired = client(() => json(401, { error: { code: "unauthenticated", message: "the token has expired", request_id: "" } }), "old", () => signedOut++);
+    const e = await expired.api.get("/x").catch((x) => x);
+    expect([e.kind, signedOut]).toEqual(["signed_out", 1]);
+    const forbidden = client(() => json(403, { error: { code: "permission_denied", message: "admin only", request_id: "" } }), "tok", () => signedOut++);
+    await forbidden.api.get("/x").catch(() => null);
+    expect(signedOut).toBe(1);
   });
 
   it("passes an abort through untouched", async () => {

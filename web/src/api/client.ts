@@ -10,6 +10,8 @@ export class ApiClient {
     readonly baseUrl: string,
     private readonly token: TokenSource,
     private readonly fetchImpl: typeof fetch = (...args) => fetch(...args),
+    /** Called when the gateway no longer accepts the token (expired, revoked). */
+    private readonly onUnauthenticated: () => void = () => {},
   ) {}
 
   url(path: string): string {
@@ -39,6 +41,7 @@ export class ApiClient {
       if (e instanceof DOMException && e.name === "AbortError") throw e;
       throw ApiError.network(e instanceof Error ? e.message : String(e));
     }
+    if (response.status === 401 && this.token()) this.onUnauthenticated();
     if (!response.ok) throw await errorOf(response);
     return response;
   }

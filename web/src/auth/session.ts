@@ -35,7 +35,13 @@ function set(next: Identity | null): void {
 }
 
 /** The API client every screen uses: it reads the token at call time. */
-export const api = new ApiClient(apiBase(), () => current?.token ?? null);
+export const api = new ApiClient(
+  apiBase(),
+  () => current?.token ?? null,
+  undefined,
+  // An expired or revoked token: back to the sign-in screen.
+  () => set(null),
+);
 
 const DEV_REMEMBERED = "fluentedge.dev-sign-in";
 const OIDC_REMEMBERED = "fluentedge.oidc";
