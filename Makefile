@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt proto build bench token clean
+.PHONY: help run test test-web lint fmt proto build bench bench-web token clean
 ROLE ?= learner
 
 help: ## this list
@@ -11,9 +11,13 @@ help: ## this list
 run: ## build and run the whole suite on embedded defaults (Ctrl-C stops it)
 	@scripts/run-suite.sh
 
-test: ## every test: unit, integration (PostgreSQL + Redis on loopback), end-to-end
+test: ## every test: unit, integration (PostgreSQL + Redis on loopback), end-to-end, then the web app's
 	$(CARGO) build --workspace --bins
 	$(CARGO) nextest run --workspace --no-fail-fast
+	@$(MAKE) --no-print-directory test-web
+
+test-web: ## the web app: Vitest unit tests and browser tests in Chromium against the real suite (needs the binaries)
+	@scripts/test-web.sh
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -30,6 +34,10 @@ token: ## print a development JWT for `make run`'s suite (ROLE=admin for an admi
 
 bench: ## the gateway + router overhead benchmark (PostgreSQL + Redis on loopback), see docs/BENCHMARKS.md
 	@scripts/bench.sh
+	@scripts/bench-web.sh
+
+bench-web: ## the web app alone: learner bundle size (gzip) and first SSE byte → first token painted
+	@scripts/bench-web.sh
 
 build: ## debug build of every binary
 	$(CARGO) build --workspace --bins

@@ -11,6 +11,15 @@ cargo build --workspace --bins
 # Development conveniences (the public development JWT secret and service
 # keys) exist only with this switch, and every listener stays on loopback.
 export FLUENTEDGE_DEV=1
+if ! command -v npm >/dev/null; then
+  echo "npm not found: the gateway serves the API alone (install Node.js 20+ for the web app at /)"
+  web_note="  web app               npm not found: the gateway serves the API alone"
+elif (cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run -s build >/dev/null); then
+  web_note="  web app               http://127.0.0.1:8000/     open it in a browser: \"sign in as\" any learner or admin"
+else
+  echo "the web app did not build (see above): serving the API alone"
+  web_note="  web app               not built (see above): the gateway serves the API alone"
+fi
 bin=${CARGO_TARGET_DIR:-target}/debug
 data=.fluentedge
 mkdir -p "$data"
@@ -45,6 +54,7 @@ grpc_token=$("$bin/gateway" token --role admin --internal)
 cat <<MSG
 
 FluentEdge is running:
+$web_note
   gateway (HTTP)        http://127.0.0.1:8000      curl -i http://127.0.0.1:8000/health
   conversation (gRPC)   127.0.0.1:50051            grpcurl -plaintext 127.0.0.1:50051 list
   llm-router (gRPC)     127.0.0.1:50052            grpcurl -plaintext -H "authorization: Bearer \$GRPC" 127.0.0.1:50052 fluentedge.router.v1.RouterAdmin/GetBudget

@@ -33,6 +33,8 @@ pub struct Config {
     /// Requests per minute per authenticated subject (`RATE_LIMIT_PER_MINUTE`,
     /// default 600; 0 switches the limit off).
     pub rate_limit_per_minute: u32,
+    /// The web app served at `/` (see [`crate::web_config`]).
+    pub web: crate::web_config::WebConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,9 @@ pub struct AuthConfig {
     pub jwt_secret: Option<SecretString>,
     /// RS256 public keys, PEM, one or more in the file (`AUTH_JWT_PUBLIC_KEYS_FILE`).
     pub public_keys_file: Option<PathBuf>,
+    /// The identity provider's JWKS URL (`AUTH_JWKS_URL`): RS256 tokens
+    /// signed by its published keys (see `auth::jwks`).
+    pub jwks_url: Option<String>,
     /// The `aud` every token must carry (`AUTH_AUDIENCE`, default `fluentedge`).
     pub audience: String,
     /// The `iss` every token must carry, when set (`AUTH_ISSUER`).
@@ -60,7 +65,10 @@ impl AuthConfig {
     /// Whether the gateway runs on the public development secret: only when
     /// switched on explicitly and no key is configured.
     pub fn development(&self) -> bool {
-        self.dev_mode && self.jwt_secret.is_none() && self.public_keys_file.is_none()
+        self.dev_mode
+            && self.jwt_secret.is_none()
+            && self.public_keys_file.is_none()
+            && self.jwks_url.is_none()
     }
 
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
@@ -82,16 +90,18 @@ impl AuthConfig {
         let dev_mode = env.dev_mode()?;
         let jwt_secret = jwt_secret(env, dev_mode)?;
         let public_keys_file = env.get("AUTH_JWT_PUBLIC_KEYS_FILE").map(PathBuf::from);
-        if jwt_secret.is_none() && public_keys_file.is_none() && !dev_mode {
+        let jwks_url = env.get("AUTH_JWKS_URL").map(str::to_owned);
+        if jwt_secret.is_none() && public_keys_file.is_none() && jwks_url.is_none() && !dev_mode {
             return Err(ConfigError::new(
                 "AUTH_JWT_SECRET",
-                "not set: set AUTH_JWT_SECRET (32+ bytes) or AUTH_JWT_PUBLIC_KEYS_FILE; \
+                "not set: set AUTH_JWT_SECRET (32+ bytes), AUTH_JWT_PUBLIC_KEYS_FILE or AUTH_JWKS_URL; \
                  FLUENTEDGE_DEV=1 uses the public development secret, on loopback only",
             ));
         }
         let config = Self {
             jwt_secret,
             public_keys_file,
+            jwks_url,
             audience: env.string_or("AUTH_AUDIENCE", "fluentedge"),
             issuer: env.get("AUTH_ISSUER").map(str::to_owned),
             admin_key_sha256,
@@ -151,6 +161,7 @@ impl Config {
                 })
                 .unwrap_or_default(),
             rate_limit_per_minute: env.parse_or("RATE_LIMIT_PER_MINUTE", 600)?,
+            web: crate::web_config::WebConfig::from_env(env)?,
         };
         if config.request_timeout.is_zero() {
             return Err(ConfigError::new(

@@ -7,6 +7,7 @@ mod config;
 mod errors;
 mod http;
 mod rate_limit;
+pub mod web_config;
 
 pub use config::{AuthConfig, Config, DEVELOPMENT_JWT_SECRET};
 

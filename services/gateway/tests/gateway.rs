@@ -15,6 +15,8 @@ mod auth;
 mod edges;
 #[path = "gateway/errors.rs"]
 mod errors;
+#[path = "gateway/jwks.rs"]
+mod jwks;
 #[path = "gateway/openai.rs"]
 mod openai;
 #[path = "gateway/openai_sdk.rs"]
@@ -23,3 +25,5 @@ mod openai_sdk;
 mod real_suite;
 #[path = "gateway/talk.rs"]
 mod talk;
+#[path = "gateway/web.rs"]
+mod web;

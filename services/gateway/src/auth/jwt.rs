@@ -194,7 +194,11 @@ impl JwtKeys {
     }
 }
 
-fn decode(token: &str, key: &DecodingKey, validation: &Validation) -> Result<Claims, TokenError> {
+pub(crate) fn decode(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+) -> Result<Claims, TokenError> {
     jsonwebtoken::decode::<Claims>(token, key, validation)
         .map(|d| d.claims)
         .map_err(|e| match e.kind() {
@@ -210,7 +214,7 @@ fn decode(token: &str, key: &DecodingKey, validation: &Validation) -> Result<Cla
 }
 
 /// Subjects travel as gRPC metadata and appear in logs: printable ASCII only.
-fn is_valid_subject(sub: &str) -> bool {
+pub(crate) fn is_valid_subject(sub: &str) -> bool {
     !sub.is_empty() && sub.len() <= 256 && sub.bytes().all(|b| b.is_ascii_graphic())
 }
 
@@ -244,6 +248,7 @@ mod tests {
         AuthConfig {
             jwt_secret: secret.map(|s| SecretString::from(s.to_owned())),
             public_keys_file: None,
+            jwks_url: None,
             audience: "fluentedge".into(),
             issuer: None,
             dev_mode: true,

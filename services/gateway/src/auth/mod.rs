@@ -7,6 +7,7 @@
 //! and makes it the current [`RequestContext`]'s subject and role, so every
 //! gRPC call made for the request carries them in its signed service token.
 
+pub mod jwks;
 pub mod jwt;
 
 use crate::config::AuthConfig;
@@ -46,13 +47,23 @@ pub enum Access {
 
 pub struct Authenticator {
     jwt: JwtKeys,
+    /// The identity provider's keys (`AUTH_JWKS_URL`): bearer JWTs go there.
+    jwks: Option<jwks::JwksKeys>,
     admin_key_sha256: Option<[u8; 32]>,
 }
 
 impl Authenticator {
     pub fn from_config(config: &AuthConfig) -> Result<Self, ConfigError> {
+        let jwks = match &config.jwks_url {
+            None => None,
+            Some(url) => Some(
+                jwks::JwksKeys::new(url, &config.audience, config.issuer.as_deref())
+                    .map_err(|m| ConfigError::new("AUTH_JWKS_URL", m))?,
+            ),
+        };
         Ok(Self {
             jwt: JwtKeys::from_config(config)?,
+            jwks,
             admin_key_sha256: config.admin_key_sha256,
         })
     }
@@ -83,14 +94,30 @@ impl Authenticator {
             .jwt
             .verify(token)
             .map_err(|e: TokenError| ApiError::unauthenticated(e.to_string()))?;
-        let admin = claims.is_admin();
-        if access == Access::Admin && !admin {
-            return Err(ApiError::forbidden("this operation needs the admin role"));
-        }
-        Ok(Principal {
-            subject: claims.sub.into(),
-            admin,
-        })
+        principal_of(claims, access)
+    }
+
+    /// [`Self::authorize`], with bearer JWTs verified by the identity
+    /// provider's published keys when `AUTH_JWKS_URL` is set.
+    pub async fn authorize_with_provider(
+        &self,
+        headers: &HeaderMap,
+        access: Access,
+    ) -> Result<Principal, ApiError> {
+        let Some(jwks) = &self.jwks else {
+            return self.authorize(headers, access);
+        };
+        let jwt = bearer_token(headers)?.filter(|t| {
+            !t.starts_with(ADMIN_KEY_PREFIX) && !headers.contains_key(ADMIN_KEY_HEADER)
+        });
+        let Some(token) = jwt else {
+            return self.authorize(headers, access);
+        };
+        let claims = jwks
+            .verify(token)
+            .await
+            .map_err(|e| ApiError::unauthenticated(e.to_string()))?;
+        principal_of(claims, access)
     }
 
     fn check_admin_key(&self, key: &str) -> Result<Principal, ApiError> {
@@ -109,6 +136,17 @@ impl Authenticator {
             Err(ApiError::unauthenticated("invalid admin API key"))
         }
     }
+}
+
+fn principal_of(claims: jwt::Claims, access: Access) -> Result<Principal, ApiError> {
+    let admin = claims.is_admin();
+    if access == Access::Admin && !admin {
+        return Err(ApiError::forbidden("this operation needs the admin role"));
+    }
+    Ok(Principal {
+        subject: claims.sub.into(),
+        admin,
+    })
 }
 
 /// The bearer credential, if the request has an `Authorization` header.
@@ -138,7 +176,7 @@ pub async fn require(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let principal = match auth.authorize(req.headers(), access) {
+    let principal = match auth.authorize_with_provider(req.headers(), access).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
@@ -175,6 +213,7 @@ mod tests {
         let config = AuthConfig {
             jwt_secret: None,
             public_keys_file: None,
+            jwks_url: None,
             audience: "fluentedge".into(),
             issuer: None,
             dev_mode: true,

@@ -14,8 +14,10 @@ mod openai;
 pub(crate) mod openapi;
 mod ready;
 mod request_id;
+mod sign_in;
 mod sse;
 mod talk;
+mod web;
 
 use crate::Config;
 use crate::auth::{self, Access, Authenticator};
@@ -58,6 +60,9 @@ pub fn router(
         ))
     };
     let openapi_json = openapi::document_json();
+    let web_app = load_web_app(config);
+    let development = config.auth.development();
+    let dev_sign_in = development.then(|| sign_in::dev_routes(authenticator.clone()));
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(ready::ready))
@@ -69,7 +74,9 @@ pub fn router(
         .merge(guarded(talk::routes(), Access::User))
         .merge(guarded(openai::routes(), Access::User))
         .merge(guarded(admin::routes(), Access::Admin))
-        .fallback(edges::not_found)
+        .merge(sign_in::config_route(&config.web, development))
+        .merge(dev_sign_in.unwrap_or_default())
+        .fallback_service(get_service_fallback(web_app))
         .method_not_allowed_fallback(edges::method_not_allowed)
         .with_state(state)
         .layer(
@@ -80,4 +87,26 @@ pub fn router(
                 .layer(DefaultBodyLimit::max(config.max_body_bytes))
                 .layer(from_fn_with_state(config.request_timeout, edges::timeout)),
         )
+}
+
+/// The web app, or `None` with one log line saying the gateway serves the API alone.
+fn load_web_app(config: &Config) -> Option<Arc<web::WebApp>> {
+    match web::WebApp::load(&config.web) {
+        Ok(Some(app)) => {
+            tracing::info!(files = app.file_count(), dir = ?config.web.dir, "web.serving");
+            Some(Arc::new(app))
+        }
+        Ok(None) => {
+            tracing::info!("web.absent: no built web app (WEB_DIR), serving the API alone");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, dir = ?config.web.dir, "web.unreadable: serving the API alone");
+            None
+        }
+    }
+}
+
+fn get_service_fallback(web_app: Option<Arc<web::WebApp>>) -> Router {
+    Router::new().fallback(web::fallback).with_state(web_app)
 }

@@ -206,6 +206,12 @@ impl TestApp {
         self.http.post(self.url(path))
     }
 
+    /// The status of `GET path` with `token` as the bearer credential.
+    pub async fn status_with(&self, token: &str, path: &str) -> u16 {
+        let r = self.get(path).bearer_auth(token).send().await.unwrap();
+        r.status().as_u16()
+    }
+
     /// `GET` as learner `sub`.
     pub fn get_as(&self, sub: &str, path: &str) -> reqwest::RequestBuilder {
         self.get(path).bearer_auth(learner(sub))
