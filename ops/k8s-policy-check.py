@@ -5,8 +5,9 @@
    by a policy of its own; and the connections the policies allow are exactly EXPECTED below, no
    more and no fewer. A pod-to-pod connection counts when the caller's egress and the callee's
    ingress both allow it; a rule that only one side has is reported as well. Peers outside the
-   namespace are recognised by their selectors (PEERS), addresses by their port (ADDRESS_PEERS);
-   a rule with no peer list or no port list allows everything and shows up as an extra edge.
+   namespace are recognised by their selectors (PEERS), addresses (and a PostgreSQL or Redis in
+   another namespace) by their port (ADDRESS_PEERS); a rule with no peer list or no port list
+   allows everything and shows up as an extra edge.
 2. Service keys: each signing service mounts exactly its own private key Secret
    (fluentedge-service-key-<service>, defaultMode 0400, read-only) and points SERVICE_AUTH_KEY_FILE
    into it; usage-accounting mounts no private key; no pod mounts the operator's key; every
@@ -38,6 +39,8 @@ PEERS = {
 }
 # Addresses outside the cluster, named by the port they are allowed on.
 ADDRESS_PEERS = {443: "providers", 5432: "postgres", 6379: "redis"}
+# The datastores may also run in the cluster, selected by namespace and pod labels instead.
+DATASTORE_PORTS = {5432, 6379}
 # What the providers' rule must never reach: the cluster, the VPC and the metadata service.
 PRIVATE_V4 = ["10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
               "192.168.0.0/16"]
@@ -124,6 +127,8 @@ def peer_names(ns, where, peers, port):
             key = (peer["namespaceSelector"], peer.get("podSelector") or {})
             found = [n for n, (nsl, podl) in PEERS.items()
                      if key == ({"matchLabels": nsl}, {"matchLabels": podl})]
+            if not found and port in DATASTORE_PORTS:
+                found = [ADDRESS_PEERS[port]]  # a PostgreSQL / Redis running in the cluster
             names.append(found[0] if found else f"namespaces {key}")
         else:
             matched = ns.selected(peer.get("podSelector"))
