@@ -5,15 +5,16 @@
    `kubernetes-validate` (offline, strict: unknown fields fail), for the oldest and the newest
    Kubernetes version we support; KEDA ScaledObjects against ops/schemas/keda-scaledobject.schema.json.
    A kind with no schema fails.
-2. Policy, the issue's requirements made checkable:
+2. Policy, the issue's requirements made checkable (NetworkPolicies and service keys:
+   ops/k8s-policy-check.py):
    - every service has a Deployment, a Service, a PodDisruptionBudget and a HorizontalPodAutoscaler
      (or, in the KEDA overlay, a ScaledObject);
    - gRPC services probe with native `grpc:` probes on their port, the gateway with HTTP /health
      (liveness) and /ready (readiness);
    - preStop sleep and a termination grace period that covers it plus the 25 s drain;
    - requests, limits, min and max replicas and LOG_LEVEL equal the manual's row for the overlay;
-   - no secret is inlined: variables that carry credentials come from secretKeyRef only, and no
-     Secret object is rendered at all;
+   - no secret is inlined: variables that carry credentials come from secretKeyRef only (paths to
+     mounted Secrets, *_FILE and *_DIR, excepted), and no Secret object is rendered at all;
    - the router's ConfigMap holds services/llm-router/config/router.toml unchanged.
 
     python3 ops/k8s-check.py            # exit 1 on any failure
