@@ -104,6 +104,10 @@ class Namespace:
     def selected(self, selector):
         return [n for n in self.deployments if selects(selector, self.labels(n))]
 
+    def container_ports(self, name):
+        return {p["containerPort"] for c in self.deployments[name]["spec"]["template"]["spec"][
+            "containers"] for p in c.get("ports") or []}
+
     def port_number(self, name, port):
         """A policy port as a number: named ports resolve against the Deployment's containers."""
         if isinstance(port, int) or name not in self.deployments:
@@ -205,6 +209,9 @@ def check_network(where, ns):
         fail(where, f"allows {fmt(edge)}, which is not in the list of edges")
     for edge in sorted(EXPECTED - allowed, key=str):
         fail(where, f"does not allow {fmt(edge)}")
+    for edge in sorted(allowed, key=str):
+        if edge[1] in internal and edge[3] not in ns.container_ports(edge[1]):
+            fail(where, f"allows {fmt(edge)}, a port {edge[1]} does not listen on")
     return len(allowed)
 
 
@@ -322,6 +329,8 @@ MUTATIONS = {
         {"name": "SERVICE_AUTH_KEY_FILE", "value": "/k/key.pem"}),
     "FLUENTEDGE_DEV in a Deployment": lambda o: env_list(o, "llm-router").append(
         {"name": "FLUENTEDGE_DEV", "value": "1"}),
+    "the gRPC port moved, the policies not": lambda o: named(
+        pod(o, "conversation")["containers"][0]["ports"], "grpc").update(containerPort=50061),
     "the trust directory through subPath": lambda o: named(
         pod(o, "llm-router")["containers"][0]["volumeMounts"], "service-trust").update(
         subPath="llm-router.pem"),
