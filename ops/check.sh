@@ -5,9 +5,10 @@
 # kubectl (for `kubectl kustomize`) comes with the machine image.
 #
 # Checks: alert rules (promtool check + unit tests + metadata/runbook links), the Prometheus and
-# blackbox configs, the Grafana dashboard (fresh + PromQL parses), compose (every profile), the
-# Kubernetes manifests (schemas + the manual's table), the Dockerfile (hadolint), the shell scripts
-# (shellcheck), the runbook's log recipes, and the backup/restore test on the local PostgreSQL.
+# blackbox configs, the Grafana dashboard (fresh + PromQL parses), compose (every profile, service
+# keys), the Kubernetes manifests (schemas + the manual's table; NetworkPolicies and service keys),
+# the Dockerfile (hadolint), the shell scripts (shellcheck), the runbook's log recipes, and the
+# backup/restore test on the local PostgreSQL.
 # Every check runs even after a failure; the exit code is 1 if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -89,6 +90,8 @@ check "compose: every profile validates" compose_config
 
 check "Kubernetes manifests (base and overlays) against the schemas and the manual's table" \
   python3 ops/k8s-check.py
+check "Kubernetes zero trust: default-deny, exactly the allowed edges, each service only its own key" \
+  python3 ops/k8s-policy-check.py
 
 hadolint_check() {
   if ! command -v hadolint >/dev/null; then

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Checks compose/docker-compose.yml beyond `docker-compose config`: the manual's profiles hold the
 right services, the manual's healthchecks are there, Redis keeps AOF on, every service image is
-built from a target that docker/Dockerfile defines, and every file the stack mounts exists.
+built from a target that docker/Dockerfile defines, every file the stack mounts exists, and the
+service keys are wired as in Kubernetes: each signing service mounts only its own private key
+volume (read-only) as SERVICE_AUTH_KEY_FILE, every service the trust volume as
+SERVICE_AUTH_TRUST_DIR, they start after the `keys` service completed, the operator's key is
+mounted by `keys` alone, AUTH_JWT_SECRET has no default and nothing sets FLUENTEDGE_DEV.
 
     python3 ops/compose-check.py    # exit 1 on a failure
 """
@@ -16,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "compose/docker-compose.yml"
 PROFILES = {
     "db": {"postgres", "redis"},
-    "full": {"postgres", "redis", "gateway", "conversation", "llm-router", "usage-accounting"},
+    "full": {"postgres", "redis", "keys", "gateway", "conversation", "llm-router",
+             "usage-accounting"},
     "monitoring": {"prometheus", "grafana", "otel-collector", "jaeger", "postgres-exporter",
                    "redis-exporter", "blackbox-exporter", "cadvisor", "node-exporter"},
 }
@@ -68,12 +73,55 @@ def main():
             if src.startswith("."):
                 if not (COMPOSE.parent / src).resolve().exists():
                     errors.append(f"{name}: mounts {src}, which does not exist")
+    errors += service_key_errors(services)
     if errors:
         print("\n".join(f"FAIL {e}" for e in errors))
         return 1
     print(f"compose: profiles {', '.join(PROFILES)} hold their services; healthchecks, AOF, "
           f"build targets and mounts checked")
     return 0
+
+
+SIGNERS = ("gateway", "conversation", "llm-router")
+KEY_VOLUME = "service-key-"
+TRUST_VOLUME = "service-trust"
+
+
+def service_key_errors(services):
+    errors = []
+    for name, svc in services.items():
+        env = svc.get("environment") or {}
+        if "FLUENTEDGE_DEV" in env:
+            errors.append(f"{name}: sets FLUENTEDGE_DEV (development keys, loopback only)")
+        mounts = [v.split(":") for v in svc.get("volumes", []) if isinstance(v, str)]
+        keys = [m for m in mounts if m[0].startswith(KEY_VOLUME)]
+        if name == "keys":
+            continue
+        if name not in SIGNERS + ("usage-accounting",):
+            if keys:
+                errors.append(f"{name}: mounts service keys {[m[0] for m in keys]}")
+            continue
+        if (svc.get("depends_on") or {}).get("keys", {}).get("condition") != \
+                "service_completed_successfully":
+            errors.append(f"{name}: must start after `keys` completed successfully")
+        key_file = env.get("SERVICE_AUTH_KEY_FILE")
+        own = KEY_VOLUME + name
+        if name in SIGNERS:
+            if [m[0] for m in keys] != [own] or keys[0][-1] != "ro":
+                errors.append(f"{name}: must mount exactly its own key volume {own}, read-only "
+                              f"(mounts {[':'.join(m) for m in keys]})")
+            elif not key_file or not key_file.startswith(keys[0][1] + "/"):
+                errors.append(f"{name}: SERVICE_AUTH_KEY_FILE {key_file!r} is not in {own}")
+        elif keys or key_file:
+            errors.append(f"{name}: signs nothing, so mounts no private key")
+        trust = [m for m in mounts if m[0] == TRUST_VOLUME]
+        if len(trust) != 1 or trust[0][-1] != "ro" or trust[0][1] != env.get("SERVICE_AUTH_TRUST_DIR"):
+            errors.append(f"{name}: must mount {TRUST_VOLUME} read-only as SERVICE_AUTH_TRUST_DIR")
+    gateway_env = services["gateway"].get("environment") or {}
+    if gateway_env.get("AUTH_JWT_SECRET") is not None:
+        errors.append("gateway: AUTH_JWT_SECRET must be passed through (compose/.env), never given "
+                      "a value or a default here")
+    return errors
 
 
 if __name__ == "__main__":

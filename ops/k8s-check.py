@@ -5,15 +5,16 @@
    `kubernetes-validate` (offline, strict: unknown fields fail), for the oldest and the newest
    Kubernetes version we support; KEDA ScaledObjects against ops/schemas/keda-scaledobject.schema.json.
    A kind with no schema fails.
-2. Policy, the issue's requirements made checkable:
+2. Policy, the issue's requirements made checkable (NetworkPolicies and service keys:
+   ops/k8s-policy-check.py):
    - every service has a Deployment, a Service, a PodDisruptionBudget and a HorizontalPodAutoscaler
      (or, in the KEDA overlay, a ScaledObject);
    - gRPC services probe with native `grpc:` probes on their port, the gateway with HTTP /health
      (liveness) and /ready (readiness);
    - preStop sleep and a termination grace period that covers it plus the 25 s drain;
    - requests, limits, min and max replicas and LOG_LEVEL equal the manual's row for the overlay;
-   - no secret is inlined: variables that carry credentials come from secretKeyRef only, and no
-     Secret object is rendered at all;
+   - no secret is inlined: variables that carry credentials come from secretKeyRef only (paths to
+     mounted Secrets, *_FILE and *_DIR, excepted), and no Secret object is rendered at all;
    - the router's ConfigMap holds services/llm-router/config/router.toml unchanged.
 
     python3 ops/k8s-check.py            # exit 1 on any failure
@@ -21,13 +22,11 @@
 
 import json
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import jsonschema
-import yaml
+from k8s_render import TARGETS, render
 from kubernetes_validate import utils as kv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,13 +38,6 @@ TABLE = {
     "staging": {"cpu": "1.0", "memory": "2Gi", "min": 1, "max": 5, "log": "INFO"},
     "production": {"cpu": "2.0", "memory": "4Gi", "min": 2, "max": 20, "log": "WARNING"},
 }
-TARGETS = {
-    "base": None,
-    "overlays/dev": "dev",
-    "overlays/staging": "staging",
-    "overlays/production": "production",
-    "overlays/dev-scale-to-zero": "dev",
-}
 SECRET_NAME = re.compile(r"(KEY|SECRET|PASSWORD|TOKEN|CREDENTIAL|DATABASE_URL|REDIS_URL)")
 KEDA_SCHEMA = json.loads((ROOT / "ops/schemas/keda-scaledobject.schema.json").read_text())
 
@@ -54,17 +46,6 @@ errors = []
 
 def fail(where, message):
     errors.append(f"{where}: {message}")
-
-
-def render(path):
-    kubectl = shutil.which("kubectl")
-    cmd = [kubectl, "kustomize", str(path)] if kubectl else None
-    if cmd is None and shutil.which("kustomize"):
-        cmd = ["kustomize", "build", str(path)]
-    if cmd is None:
-        sys.exit("ops/k8s-check.py needs kubectl (kubectl kustomize) or kustomize on PATH")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
 
 
 def check_schema(where, obj):
@@ -121,6 +102,8 @@ def check_deployment(where, dep, row):
     elif not res.get("limits") or not res.get("requests"):
         fail(here, "no resources")
     for env in c.get("env", []):
+        if env["name"].endswith(("_FILE", "_DIR")):
+            continue  # a path to a mounted Secret, not a secret itself
         if SECRET_NAME.search(env["name"]) and "value" in env:
             fail(here, f"{env['name']} is inlined: reference it with secretKeyRef")
         if SECRET_NAME.search(env["name"]) and "configMapKeyRef" in env.get("valueFrom", {}):
