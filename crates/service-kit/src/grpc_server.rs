@@ -266,9 +266,7 @@ fn authenticate(
     let token = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+        .and_then(auth::bearer)
         .ok_or_else(|| {
             tonic::Status::unauthenticated(
                 "missing service token: send `authorization: Bearer <token>` (operators: `make token ROLE=admin INTERNAL=1`)",

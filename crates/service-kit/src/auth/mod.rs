@@ -132,6 +132,13 @@ pub struct ServiceAuth {
     pub verifier: Verifier,
 }
 
+/// The token of an `authorization: Bearer <token>` value.
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 static CURRENT: ArcSwapOption<ServiceAuth> = ArcSwapOption::const_empty();
 
 /// Makes `auth` the process's credentials (once at start-up; tests may replace it).
@@ -166,13 +173,23 @@ pub fn development_signer(issuer: Issuer) -> Signer {
 /// The person a call's development-key service token names (test fakes that
 /// stand in for a service and record who called).
 pub fn development_subject(metadata: &tonic::metadata::MetadataMap) -> Option<String> {
-    let token = metadata
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?;
+    let token = bearer(metadata.get("authorization")?.to_str().ok()?)?;
     Verifier::new(keys::TrustStore::development())
         .verify(token)
         .ok()?
         .subject
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn bearer_takes_the_token_of_either_case_and_refuses_the_rest() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("Bearer"), None);
+    }
 }

@@ -89,7 +89,7 @@ impl Signer {
         {
             return Ok(token.clone());
         }
-        let token = self.mint(subject, role, now)?;
+        let token = self.mint(subject, role, now, self.ttl)?;
         let mut cache = self.cache.lock();
         if cache.len() >= CACHE_LIMIT {
             cache.clear();
@@ -105,16 +105,16 @@ impl Signer {
         role: Role,
         ttl: Duration,
     ) -> Result<String, TokenError> {
-        let signer = Signer {
-            issuer: self.issuer,
-            key: self.key.clone(),
-            ttl,
-            cache: Mutex::new(HashMap::new()),
-        };
-        signer.mint(subject, role, now_secs())
+        self.mint(subject, role, now_secs(), ttl)
     }
 
-    fn mint(&self, subject: Option<&str>, role: Role, now: u64) -> Result<String, TokenError> {
+    fn mint(
+        &self,
+        subject: Option<&str>,
+        role: Role,
+        now: u64,
+        ttl: Duration,
+    ) -> Result<String, TokenError> {
         let claims = Claims {
             iss: self.issuer.as_str().to_owned(),
             aud: AUDIENCE.to_owned(),
@@ -122,7 +122,7 @@ impl Signer {
             role: role.as_str().to_owned(),
             iat: now,
             nbf: now,
-            exp: now + self.ttl.as_secs().max(1),
+            exp: now + ttl.as_secs().max(1),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.key.kid.clone());
