@@ -8,6 +8,8 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod context;
+#[cfg(feature = "database")]
+pub mod database;
 pub mod error;
 pub mod grpc_client;
 pub mod grpc_server;

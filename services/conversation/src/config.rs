@@ -1,18 +1,9 @@
 //! The conversation service's configuration, parsed once at start-up.
 
 use crate::domain::Catalogue;
+pub use service_kit::database::Database;
 use service_kit::{ConfigError, Env, ServerSettings};
-use std::path::PathBuf;
 use std::time::Duration;
-
-/// Where the learners' data lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
-    /// `DATABASE_URL=postgres://…` (production).
-    Postgres { url: String },
-    /// The embedded default: a SQLite file (`CONVERSATION_SQLITE_PATH`).
-    Sqlite { path: PathBuf },
-}
 
 /// The router tier the tutor is served from (`TUTOR_TIER`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,40 +39,11 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let database = match env.get("DATABASE_URL") {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Database::Postgres {
-                    url: url.to_owned(),
-                }
-            }
-            Some(url) if url.contains(":memory:") => {
-                return Err(ConfigError::new(
-                    "DATABASE_URL",
-                    "in-memory SQLite is not supported (every pooled connection would see its \
-                     own empty database): name a file, sqlite:PATH",
-                ));
-            }
-            Some(url) if url.starts_with("sqlite:") => Database::Sqlite {
-                path: PathBuf::from(
-                    url.trim_start_matches("sqlite:")
-                        .trim_start_matches("//")
-                        .split('?')
-                        .next()
-                        .unwrap_or_default(),
-                ),
-            },
-            Some(_) => {
-                return Err(ConfigError::new(
-                    "DATABASE_URL",
-                    "expected postgres://… or sqlite:PATH (unset: embedded SQLite)",
-                ));
-            }
-            None => Database::Sqlite {
-                path: PathBuf::from(
-                    env.string_or("CONVERSATION_SQLITE_PATH", ".fluentedge/conversation.db"),
-                ),
-            },
-        };
+        let database = Database::from_env(
+            env,
+            "CONVERSATION_SQLITE_PATH",
+            ".fluentedge/conversation.db",
+        )?;
         let tutor_tier = match env.string_or("TUTOR_TIER", "cost_effective").as_str() {
             "cost_effective" => TutorTier::CostEffective,
             "sota" => TutorTier::Sota,

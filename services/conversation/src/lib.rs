@@ -39,13 +39,8 @@ pub fn open_store(config: &Config) -> Result<DynStore, BoxError> {
             Arc::new(PostgresStore::connect_lazy(url, config.db_max_connections)?)
         }
         Database::Sqlite { path } => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    format!("cannot create the SQLite directory {}: {e}", dir.display())
-                })?;
-            }
             tracing::info!(path = %path.display(), "storage.sqlite_embedded");
-            Arc::new(SqliteStore::open_lazy(path, config.db_max_connections))
+            Arc::new(SqliteStore::open_lazy(path, config.db_max_connections)?)
         }
     })
 }

@@ -1,27 +1,8 @@
 //! The usage-accounting service's configuration, parsed once at start-up.
 
 use crate::storage::RetentionAction;
+pub use service_kit::database::Database;
 use service_kit::{ConfigError, Env, ServerSettings};
-use std::path::PathBuf;
-
-/// Where the ledger lives.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Database {
-    /// `DATABASE_URL=postgres://…` (production).
-    Postgres { url: String },
-    /// `DATABASE_URL=sqlite://PATH`, or the embedded default (`USAGE_SQLITE_PATH`).
-    Sqlite { path: PathBuf },
-}
-
-// The URL may carry a password: never print it.
-impl std::fmt::Debug for Database {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Postgres { .. } => f.write_str("Postgres { url: <redacted> }"),
-            Self::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
-        }
-    }
-}
 
 /// A century: beyond it "retention" is a typo, not a policy.
 const MAX_RETENTION_MONTHS: u32 = 1200;
@@ -66,7 +47,7 @@ impl Config {
         Ok(Self {
             listen_addr: env.listen_addr_or("USAGE_LISTEN_ADDR", 50053)?,
             server: ServerSettings::from_env(env, 51053)?,
-            database: database(env)?,
+            database: Database::from_env(env, "USAGE_SQLITE_PATH", ".fluentedge/usage.db")?,
             db_max_connections,
             retention: Retention {
                 keep_months,
@@ -93,40 +74,6 @@ impl Config {
             db_max_connections: 5,
             retention: Retention::default(),
         }
-    }
-}
-
-fn database(env: &Env) -> Result<Database, ConfigError> {
-    match env.get("DATABASE_URL") {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Database::Postgres {
-                url: url.to_owned(),
-            })
-        }
-        Some(url) if url.starts_with("sqlite:") => {
-            let path = url
-                .trim_start_matches("sqlite:")
-                .trim_start_matches("//")
-                .split('?')
-                .next()
-                .unwrap_or_default();
-            if path.is_empty() || path.starts_with(':') {
-                return Err(ConfigError::new(
-                    "DATABASE_URL",
-                    "sqlite URLs need a file path (sqlite://PATH): the ledger must outlive the process",
-                ));
-            }
-            Ok(Database::Sqlite {
-                path: PathBuf::from(path),
-            })
-        }
-        Some(_) => Err(ConfigError::new(
-            "DATABASE_URL",
-            "expected postgres://… or sqlite://PATH (unset: embedded SQLite)",
-        )),
-        None => Ok(Database::Sqlite {
-            path: PathBuf::from(env.string_or("USAGE_SQLITE_PATH", ".fluentedge/usage.db")),
-        }),
     }
 }
 

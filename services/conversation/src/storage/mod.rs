@@ -6,10 +6,14 @@
 //! query can never reach another learner's rows; soft-deleted sessions (and
 //! with them their messages) are invisible to every read.
 
+mod codec;
 mod postgres;
+mod sql;
 mod sqlite;
 
 pub use postgres::PostgresStore;
+pub use service_kit::database::{PoolStats, StorageError};
+pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 
 use crate::domain::model::{ExchangeOutcome, NewLearnerMessage, NewSession};
@@ -17,38 +21,6 @@ use crate::domain::{Learner, Message, ProfileUpdate, Session};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use uuid::Uuid;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// The database cannot be reached (or the pool is exhausted or closed).
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// A query failed or a row could not be read.
-    #[error("database error: {0}")]
-    Internal(String),
-}
-
-impl From<sqlx::Error> for StorageError {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => Self::Unavailable(e.to_string()),
-            other => Self::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for StorageError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        match e {
-            sqlx::migrate::MigrateError::Execute(inner) => inner.into(),
-            other => Self::Internal(other.to_string()),
-        }
-    }
-}
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
@@ -80,13 +52,6 @@ pub struct RetryClaim {
     /// A PENDING message last touched before this is abandoned (its process died).
     pub stale_before: DateTime<Utc>,
     pub now: DateTime<Utc>,
-}
-
-/// Connection pool gauges.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PoolStats {
-    pub size: u32,
-    pub idle: u32,
 }
 
 #[async_trait::async_trait]

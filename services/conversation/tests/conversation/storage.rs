@@ -17,7 +17,7 @@ pub(crate) async fn fixture(backend: Backend) -> Fixture {
     let db = Db::create(backend).await;
     let store: DynStore = match &db {
         Db::Postgres(pg) => Arc::new(PostgresStore::connect_lazy(&pg.url, 5).unwrap()),
-        Db::Sqlite(dir) => Arc::new(SqliteStore::open_lazy(&dir.path().join("t.db"), 5)),
+        Db::Sqlite(dir) => Arc::new(SqliteStore::open_lazy(&dir.path().join("t.db"), 5).unwrap()),
     };
     store.migrate().await.unwrap();
     store.migrate().await.unwrap(); // idempotent

@@ -6,6 +6,7 @@ mod postgres;
 mod sqlite;
 
 pub use postgres::PostgresStore;
+pub use service_kit::database::{PoolStats, StorageError};
 pub use sqlite::SqliteStore;
 
 use crate::config::Database;
@@ -15,38 +16,6 @@ use crate::domain::{
 };
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// The database cannot be reached (or the pool is exhausted or closed).
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// A query failed, a total overflowed, or a row could not be read.
-    #[error("database error: {0}")]
-    Internal(String),
-}
-
-impl From<sqlx::Error> for StorageError {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => Self::Unavailable(e.to_string()),
-            other => Self::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for StorageError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        match e {
-            sqlx::migrate::MigrateError::Execute(inner) => inner.into(),
-            other => Self::Internal(other.to_string()),
-        }
-    }
-}
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
@@ -73,13 +42,6 @@ pub enum RetentionAction {
 pub struct Retired {
     pub rows: u64,
     pub cost_micro_usd: i64,
-}
-
-/// Connection pool gauges.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PoolStats {
-    pub size: u32,
-    pub idle: u32,
 }
 
 #[async_trait::async_trait]

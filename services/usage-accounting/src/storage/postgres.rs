@@ -15,11 +15,10 @@ use crate::domain::{
     TimeRange, UsageRecord,
 };
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use service_kit::database::{PoolOptions, postgres_pool};
+use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
-use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -63,12 +62,7 @@ impl PostgresStore {
     /// A pool that connects on first use (start-up must not fail while the
     /// database is still coming up: readiness waits for it instead).
     pub fn connect_lazy(url: &str, max_connections: u32) -> Result<Self> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StorageError::Internal(format!("DATABASE_URL: {e}")))?;
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy_with(options);
+        let pool = postgres_pool(url, PoolOptions::new(max_connections))?;
         Ok(Self { pool })
     }
 
@@ -425,9 +419,6 @@ impl LedgerStore for PostgresStore {
     }
 
     fn pool_stats(&self) -> PoolStats {
-        PoolStats {
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-        }
+        PoolStats::of(&self.pool)
     }
 }

@@ -13,10 +13,8 @@ use crate::domain::{
     TimeRange, UsageRecord,
 };
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
+use service_kit::database::{PoolOptions, sqlite_pool};
+use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -40,21 +38,10 @@ impl SqliteStore {
     /// Opens (creating it and its directory if missing) the database file at
     /// `path`; connections are made on first use.
     pub fn open_lazy(path: &Path, max_connections: u32) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StorageError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_lazy_with(options);
+        // Ingest batches can queue behind a long retention transaction.
+        let options =
+            PoolOptions::new(max_connections).sqlite_busy_timeout(Duration::from_secs(30));
+        let pool = sqlite_pool(path, options)?;
         Ok(Self { pool })
     }
 }
@@ -403,9 +390,6 @@ impl LedgerStore for SqliteStore {
     }
 
     fn pool_stats(&self) -> PoolStats {
-        PoolStats {
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-        }
+        PoolStats::of(&self.pool)
     }
 }
