@@ -3,6 +3,7 @@
 //! through one conformance suite (`tests/usage_accounting/conformance.rs`).
 
 mod postgres;
+mod rows;
 mod sqlite;
 
 pub use postgres::PostgresStore;

@@ -6,13 +6,12 @@
 //! concurrent batches sharing ids take their index locks in the same order and
 //! cannot deadlock each other.
 
+use super::rows::{self, COLUMNS};
 use super::{
-    LedgerStore, PoolStats, ResetStored, Result, RetentionAction, Retired, StorageError,
-    counted_from, rebuild, to_u64,
+    LedgerStore, PoolStats, ResetStored, Result, RetentionAction, Retired, counted_from, to_u64,
 };
 use crate::domain::{
-    BudgetReset, GroupKey, ListQuery, Outcome, Period, RecordDraft, Spend, Stored, SummaryRow,
-    TimeRange, UsageRecord,
+    BudgetReset, GroupKey, ListQuery, Period, Spend, Stored, SummaryRow, TimeRange, UsageRecord,
 };
 use chrono::{DateTime, Utc};
 use service_kit::database::{PoolOptions, postgres_pool};
@@ -47,10 +46,6 @@ const SPEND: &str = "WITH r AS (SELECT GREATEST($1::timestamptz, MAX(reset_at)) 
      COUNT(u.request_id) AS n FROM r LEFT JOIN api_usage_log u \
      ON u.created_at >= r.from_ts AND u.created_at < $2 GROUP BY r.from_ts";
 
-const COLUMNS: &str = "request_id, created_at, api_provider, model_name, input_tokens, \
-     output_tokens, cost_micro_usd, price_version, user_id, session_id, calling_service, tier, \
-     outcome, latency_ms, operation";
-
 /// Deadlocks and serialisation failures are retried this many times.
 const RETRIES: usize = 3;
 
@@ -79,27 +74,7 @@ impl PostgresStore {
 
 fn record(row: &PgRow) -> Result<UsageRecord> {
     let created_at: DateTime<Utc> = row.try_get("created_at")?;
-    let outcome: String = row.try_get("outcome")?;
-    rebuild(RecordDraft {
-        request_id: row.try_get("request_id")?,
-        created_at: Some((
-            created_at.timestamp(),
-            i32::try_from(created_at.timestamp_subsec_nanos()).unwrap_or(0),
-        )),
-        provider: row.try_get("api_provider")?,
-        model: row.try_get("model_name")?,
-        input_tokens: to_u64(row.try_get("input_tokens")?, "input_tokens")?,
-        output_tokens: to_u64(row.try_get("output_tokens")?, "output_tokens")?,
-        cost_micro_usd: row.try_get("cost_micro_usd")?,
-        price_version: row.try_get("price_version")?,
-        user_id: row.try_get("user_id")?,
-        session_id: row.try_get("session_id")?,
-        calling_service: row.try_get("calling_service")?,
-        tier: row.try_get("tier")?,
-        outcome: Outcome::from_name(&outcome).map_or(0, Outcome::wire),
-        latency_ms: to_u64(row.try_get("latency_ms")?, "latency_ms")?,
-        operation: row.try_get("operation")?,
-    })
+    rows::record(row, created_at)
 }
 
 fn is_retryable(e: &sqlx::Error) -> bool {
@@ -226,29 +201,12 @@ impl LedgerStore for PostgresStore {
             .filter(|id| !created.contains(*id))
             .cloned()
             .collect();
-        let mut existing = if missing.is_empty() {
+        let existing = if missing.is_empty() {
             HashMap::new()
         } else {
             self.existing(&missing).await?
         };
-        records
-            .iter()
-            .map(|r| {
-                let id = r.request_id.as_str();
-                if created.contains(id) {
-                    Ok(Stored::Created)
-                } else {
-                    existing
-                        .remove(id)
-                        .map(|r| Stored::Existing(Box::new(r)))
-                        .ok_or_else(|| {
-                            StorageError::Internal(format!(
-                                "request id {id:?} neither stored nor found"
-                            ))
-                        })
-                }
-            })
-            .collect()
+        rows::stored_in_order(records, &created, existing)
     }
 
     async fn spend(&self, period: Period) -> Result<Spend> {
@@ -292,20 +250,7 @@ impl LedgerStore for PostgresStore {
             qb.push(format_args!(" GROUP BY {}", exprs.join(", ")));
         }
         let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(SummaryRow {
-                    provider: row.try_get("provider")?,
-                    model: row.try_get("model")?,
-                    user_id: row.try_get("user_id")?,
-                    day: row.try_get("day")?,
-                    input_tokens: to_u64(row.try_get("input_tokens")?, "input_tokens")?,
-                    output_tokens: to_u64(row.try_get("output_tokens")?, "output_tokens")?,
-                    cost_micro_usd: row.try_get("cost")?,
-                    request_count: to_u64(row.try_get("n")?, "count")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::summary_row).collect()
     }
 
     async fn list(&self, query: &ListQuery, limit: u32) -> Result<Vec<UsageRecord>> {
