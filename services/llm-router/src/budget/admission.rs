@@ -5,6 +5,7 @@ use super::config::BudgetState;
 use super::error::BudgetError;
 use super::period::Period;
 use super::settlement::Settlement;
+use super::slices::SliceGrant;
 use crate::money::Micros;
 use std::sync::Arc;
 
@@ -22,8 +23,8 @@ pub struct Admission {
     pub state: BudgetState,
     /// HALF_OPEN with downgrade enabled and a `sota` request: serve it on `cost_effective`.
     pub downgrade_to_cost_effective: bool,
-    pub(super) breaker: Arc<BudgetBreaker>,
-    pub(super) finished: bool,
+    breaker: Arc<BudgetBreaker>,
+    finished: bool,
 }
 
 impl std::fmt::Debug for Admission {
@@ -42,6 +43,49 @@ impl std::fmt::Debug for Admission {
 }
 
 impl Admission {
+    /// A reservation of the call's own.
+    pub(super) fn reserved(
+        breaker: Arc<BudgetBreaker>,
+        request_id: &str,
+        period: Period,
+        epoch: String,
+        reserved: Micros,
+        state: BudgetState,
+        downgrade_to_cost_effective: bool,
+    ) -> Self {
+        Self {
+            request_id: request_id.to_owned(),
+            period,
+            epoch,
+            slice: None,
+            reserved,
+            state,
+            downgrade_to_cost_effective,
+            breaker,
+            finished: false,
+        }
+    }
+
+    /// The call's worst case out of a slice (only while CLOSED, so no downgrade).
+    pub(super) fn from_slice(
+        breaker: Arc<BudgetBreaker>,
+        request_id: &str,
+        grant: SliceGrant,
+        reserved: Micros,
+    ) -> Self {
+        Self {
+            request_id: request_id.to_owned(),
+            period: grant.period,
+            epoch: grant.epoch,
+            slice: Some(grant.slice_id),
+            reserved,
+            state: BudgetState::Closed,
+            downgrade_to_cost_effective: false,
+            breaker,
+            finished: false,
+        }
+    }
+
     /// Settles to the actual cost (what the provider billed, partial streams included).
     pub async fn settle(mut self, actual: Micros) -> Result<Settlement, BudgetError> {
         self.finished = true;

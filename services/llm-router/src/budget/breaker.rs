@@ -12,37 +12,37 @@
 //! only within the same state epoch, for the same reason.
 
 use super::admission::Admission;
+use super::bounded::BoundedStore;
 use super::config::{BudgetConfig, BudgetState, Thresholds};
 use super::error::{BudgetError, BudgetStatus, RefusalReason};
+use super::in_flight::InFlight;
 use super::ledger::{BudgetReset, SpendSource};
+use super::observer::Observer;
+use super::pending::PendingSettles;
 use super::period::Period;
-use super::settlement::PendingSettle;
-use super::slices::SliceState;
-use super::store::{BudgetStore, ReserveOutcome, ReserveRequest, StoreError, StoreSnapshot};
+use super::rebuild::Rebuilder;
+use super::settlement::{Settlement, Settler};
+use super::slices::{SliceAdmit, Slices};
+use super::store::{BudgetStore, ReserveOutcome, ReserveRequest, StoreSnapshot};
 use crate::clock::SharedClock;
 use crate::money::Micros;
-use parking_lot::Mutex;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-#[derive(Debug, Default)]
-struct Observed {
-    period_key: Option<String>,
-    state: Option<BudgetState>,
-}
-
+/// Composes the budget's parts, each the owner of its state: the store
+/// (bounded in time), this replica's view of the state, the rebuild from the
+/// ledger, settles waiting for the store, the slice, the duplicate guard.
 pub struct BudgetBreaker {
-    pub(super) config: BudgetConfig,
-    pub(super) thresholds: Thresholds,
-    pub(super) store: Arc<dyn BudgetStore>,
-    pub(super) ledger: Arc<dyn SpendSource>,
-    pub(super) clock: SharedClock,
-    /// Held while rebuilding; remembers the latest failure (period, when, why).
-    pub(super) rebuild: tokio::sync::Mutex<Option<(String, tokio::time::Instant, String)>>,
-    observed: Mutex<Observed>,
-    pub(super) pending: Mutex<Vec<PendingSettle>>,
-    pub(super) slices: Mutex<SliceState>,
+    config: BudgetConfig,
+    thresholds: Thresholds,
+    store: BoundedStore,
+    ledger: Arc<dyn SpendSource>,
+    clock: SharedClock,
+    observer: Observer,
+    rebuilder: Rebuilder,
+    pending: PendingSettles,
+    slices: Slices,
+    in_flight: InFlight,
     healthy: AtomicBool,
 }
 
@@ -53,17 +53,31 @@ impl BudgetBreaker {
         ledger: Arc<dyn SpendSource>,
         clock: SharedClock,
     ) -> Arc<Self> {
-        metrics::gauge!("llm_budget_limit_usd").set(usd(config.limit));
+        let thresholds = config.thresholds();
+        let store = BoundedStore::new(store, config.store_timeout);
         Arc::new(Self {
-            thresholds: config.thresholds(),
+            observer: Observer::new(thresholds, config.downgrade_sota),
+            rebuilder: Rebuilder::new(
+                store.clone(),
+                ledger.clone(),
+                clock.clone(),
+                config.rebuild_timeout,
+                config.require_ledger,
+            ),
+            pending: PendingSettles::new(store.clone(), clock.clone(), config.reservation_ttl),
+            slices: Slices::new(
+                store.clone(),
+                clock.clone(),
+                thresholds,
+                config.slice,
+                config.slice_window,
+            ),
+            in_flight: InFlight::new(config.slice != Micros::ZERO),
+            thresholds,
             config,
             store,
             ledger,
             clock,
-            rebuild: tokio::sync::Mutex::new(None),
-            observed: Mutex::new(Observed::default()),
-            pending: Mutex::new(Vec::new()),
-            slices: Mutex::new(SliceState::default()),
             healthy: AtomicBool::new(true),
         })
     }
@@ -110,10 +124,10 @@ impl BudgetBreaker {
         if worst_case < Micros::ZERO {
             return Err(BudgetError::Invalid("negative worst-case cost".into()));
         }
-        self.claim(request_id)?;
+        self.in_flight.claim(request_id)?;
         let result = self.admit_claimed(request_id, worst_case, wants_sota).await;
         if result.is_err() {
-            self.unclaim(request_id);
+            self.in_flight.release(request_id);
         }
         result
     }
@@ -125,7 +139,7 @@ impl BudgetBreaker {
         wants_sota: bool,
     ) -> Result<Admission, BudgetError> {
         let period = self.current_period();
-        self.note_period(&period);
+        self.observer.note_period(&period);
         if let Some(admission) = self.admit_from_slice(&period, request_id, worst_case).await {
             return Ok(admission);
         }
@@ -146,11 +160,11 @@ impl BudgetBreaker {
                 block_at: self.thresholds.block_at(),
                 now: self.clock.now(),
             };
-            let outcome = match self.bounded(self.store.reserve(&req)).await {
+            let outcome = match self.store.reserve(&req).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     // The reserve may still land (a late write after a timeout).
-                    self.release_later(&period, request_id);
+                    self.pending.release_later(&period, request_id);
                     return Err(e);
                 }
             };
@@ -160,24 +174,22 @@ impl BudgetBreaker {
                     reserved,
                     epoch,
                 } => {
-                    self.observe(&period, spent, reserved);
+                    self.observer.observe(&period, spent, reserved);
                     let state = self.thresholds.state_of(spent);
-                    return Ok(Admission {
-                        request_id: request_id.to_owned(),
+                    let downgrade =
+                        wants_sota && self.config.downgrade_sota && state == BudgetState::HalfOpen;
+                    return Ok(Admission::reserved(
+                        self.clone(),
+                        request_id,
                         period,
                         epoch,
-                        slice: None,
-                        reserved: worst_case,
+                        worst_case,
                         state,
-                        downgrade_to_cost_effective: wants_sota
-                            && self.config.downgrade_sota
-                            && state == BudgetState::HalfOpen,
-                        breaker: self.clone(),
-                        finished: false,
-                    });
+                        downgrade,
+                    ));
                 }
                 ReserveOutcome::NeedsRebuild if attempt == 0 => {
-                    self.rebuild_for_call(&period).await?;
+                    self.rebuilder.for_call(&period).await?;
                 }
                 ReserveOutcome::NeedsRebuild => {
                     return Err(BudgetError::Unavailable(format!(
@@ -186,11 +198,11 @@ impl BudgetBreaker {
                     )));
                 }
                 ReserveOutcome::Blocked { spent, reserved } => {
-                    self.observe(&period, spent, reserved);
+                    self.observer.observe(&period, spent, reserved);
                     return Err(refused(RefusalReason::Blocked, spent, reserved));
                 }
                 ReserveOutcome::WouldExceed { spent, reserved } => {
-                    self.observe(&period, spent, reserved);
+                    self.observer.observe(&period, spent, reserved);
                     return Err(refused(RefusalReason::WouldExceed, spent, reserved));
                 }
                 ReserveOutcome::AlreadyReserved { .. } | ReserveOutcome::AlreadySettled { .. } => {
@@ -206,20 +218,19 @@ impl BudgetBreaker {
     /// The budget now (GetBudget). Rebuilds a missing state first, as a call would.
     pub async fn status(&self) -> Result<BudgetStatus, BudgetError> {
         let period = self.current_period();
-        self.note_period(&period);
-        let snapshot = match self
-            .bounded(self.store.snapshot(&period, self.clock.now()))
-            .await?
-        {
+        self.observer.note_period(&period);
+        let snapshot = match self.store.snapshot(&period, self.clock.now()).await? {
             Some(s) => s,
             None => {
-                self.rebuild_for_call(&period).await?;
-                self.bounded(self.store.snapshot(&period, self.clock.now()))
+                self.rebuilder.for_call(&period).await?;
+                self.store
+                    .snapshot(&period, self.clock.now())
                     .await?
                     .ok_or_else(|| BudgetError::Unavailable("budget state missing".into()))?
             }
         };
-        self.observe(&period, snapshot.spent, snapshot.reserved);
+        self.observer
+            .observe(&period, snapshot.spent, snapshot.reserved);
         Ok(self.view(&period, &snapshot))
     }
 
@@ -263,7 +274,7 @@ impl BudgetBreaker {
                 ));
             }
         }
-        let snapshot = self.bounded(self.store.reset(&period, at, at)).await?;
+        let snapshot = self.store.reset(&period, at, at).await?;
         let after = self.view(&period, &snapshot);
         tracing::info!(
             actor,
@@ -274,15 +285,16 @@ impl BudgetBreaker {
             after = %after.audit_json(),
             "audit"
         );
-        self.observe(&period, snapshot.spent, snapshot.reserved);
+        self.observer
+            .observe(&period, snapshot.spent, snapshot.reserved);
         Ok((before, after))
     }
 
     /// Pings the store (readiness), notes a month rollover, and retries queued
     /// settles once the store answers. Logs transitions.
     pub async fn check_store(&self) -> bool {
-        self.note_period(&self.current_period());
-        let result = self.bounded(self.store.ping()).await;
+        self.observer.note_period(&self.current_period());
+        let result = self.store.ping().await;
         let ok = result.is_ok();
         let was = self.healthy.swap(ok, Ordering::SeqCst);
         match (&result, was) {
@@ -294,7 +306,7 @@ impl BudgetBreaker {
             self.flush_pending().await;
         }
         if ok {
-            self.return_stale_slice().await;
+            self.slices.return_stale().await;
         }
         ok
     }
@@ -309,12 +321,11 @@ impl BudgetBreaker {
             return false;
         }
         let period = self.current_period();
-        match self
-            .bounded(self.store.snapshot(&period, self.clock.now()))
-            .await
-        {
+        match self.store.snapshot(&period, self.clock.now()).await {
             Ok(Some(_)) => true,
-            Ok(None) => self.rebuild(&period).await.is_ok() || !self.config.require_ledger,
+            Ok(None) => {
+                self.rebuilder.rebuild(&period).await.is_ok() || !self.config.require_ledger
+            }
             Err(_) => false,
         }
     }
@@ -322,22 +333,6 @@ impl BudgetBreaker {
     /// The latest `check_store` result.
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::SeqCst)
-    }
-
-    pub(super) async fn bounded<T>(
-        &self,
-        fut: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, BudgetError> {
-        // Twice the command timeout: a first use loads the script (two commands).
-        let limit = self.config.store_timeout.saturating_mul(2);
-        match tokio::time::timeout(limit, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(BudgetError::Unavailable(store_cause(&e))),
-            Err(_) => Err(BudgetError::Unavailable(format!(
-                "budget store did not answer within {} ms",
-                limit.as_millis()
-            ))),
-        }
     }
 
     fn view(&self, period: &Period, s: &StoreSnapshot) -> BudgetStatus {
@@ -358,73 +353,92 @@ impl BudgetBreaker {
         }
     }
 
-    /// Logs `circuit_breaker.monthly_reset` once per replica when the period changes.
-    fn note_period(&self, period: &Period) {
-        let mut observed = self.observed.lock();
-        if observed.period_key.as_deref() == Some(period.key.as_str()) {
-            return;
+    /// Admits the call from this replica's slice when slices are on and the
+    /// budget is CLOSED, opening a new slice when the current one is spent or
+    /// old. `None`: reserve for this call alone.
+    async fn admit_from_slice(
+        self: &Arc<Self>,
+        period: &Period,
+        request_id: &str,
+        worst_case: Micros,
+    ) -> Option<Admission> {
+        if !self.slices.can_serve(worst_case) {
+            return None;
         }
-        if let Some(previous) = observed.period_key.replace(period.key.clone()) {
-            tracing::info!(previous = %previous, period = %period.key, "circuit_breaker.monthly_reset");
+        if self.observer.state(period) != Some(BudgetState::Closed) {
+            self.slices.return_current().await;
+            return None;
         }
-        observed.state = None;
-    }
-
-    /// The state last observed for `period` by this replica.
-    pub(super) fn observed_state(&self, period: &Period) -> Option<BudgetState> {
-        let observed = self.observed.lock();
-        if observed.period_key.as_deref() == Some(period.key.as_str()) {
-            observed.state
-        } else {
-            None
-        }
-    }
-
-    /// Publishes gauges and logs state transitions (per replica).
-    pub(super) fn observe(&self, period: &Period, spent: Micros, reserved: Micros) {
-        let state = self.thresholds.state_of(spent);
-        let previous = {
-            let mut observed = self.observed.lock();
-            if observed.period_key.as_deref() != Some(period.key.as_str()) {
-                return; // a late settle of another month
+        let now = self.clock.now();
+        let retired = match self.slices.admit(period, worst_case, now) {
+            SliceAdmit::Granted(grant) => {
+                return Some(Admission::from_slice(
+                    self.clone(),
+                    request_id,
+                    grant,
+                    worst_case,
+                ));
             }
-            observed.state.replace(state)
+            SliceAdmit::Busy => return None,
+            SliceAdmit::Open { retired } => retired,
         };
-        metrics::gauge!("llm_budget_spent_usd").set(usd(spent));
-        metrics::gauge!("llm_budget_reserved_usd").set(usd(reserved));
-        metrics::gauge!("llm_budget_utilisation_ratio")
-            .set(f64::from(self.thresholds.utilisation_bp(spent)) / 10_000.0);
-        metrics::gauge!("llm_budget_state").set(state.gauge());
-        if previous == Some(state) {
-            return;
+        if let Some(old) = retired {
+            let breaker = Arc::clone(self);
+            tokio::spawn(async move { breaker.slices.give_back(old).await });
         }
-        let utilisation_bp = self.thresholds.utilisation_bp(spent);
-        let limit = self.config.limit;
-        match state {
-            BudgetState::HalfOpen => tracing::warn!(
-                period = %period.key, utilisation_bp, spent_usd = %spent, limit_usd = %limit,
-                downgrade_sota = self.config.downgrade_sota, "circuit_breaker.alert"
-            ),
-            BudgetState::Open => tracing::error!(
-                period = %period.key, utilisation_bp, spent_usd = %spent, limit_usd = %limit,
-                "circuit_breaker.opened"
-            ),
-            BudgetState::Closed if previous.is_some() => tracing::info!(
-                period = %period.key, utilisation_bp, spent_usd = %spent, limit_usd = %limit,
-                "circuit_breaker.closed"
-            ),
-            BudgetState::Closed => {}
-        }
+        // In its own task, so a caller that goes away mid-open neither leaves
+        // the slice opening forever nor drops one the store has already reserved.
+        let breaker = Arc::clone(self);
+        let for_task = period.clone();
+        let opened = tokio::spawn(async move {
+            breaker
+                .slices
+                .open(&for_task, now, &breaker.observer, &breaker.pending)
+                .await;
+        });
+        opened.await.ok()?;
+        let grant = self.slices.take(period, worst_case, now)?;
+        Some(Admission::from_slice(
+            self.clone(),
+            request_id,
+            grant,
+            worst_case,
+        ))
     }
-}
 
-fn store_cause(e: &StoreError) -> String {
-    match e {
-        StoreError::Unavailable(cause) | StoreError::Protocol(cause) => cause.clone(),
+    /// Settles an admission (see [`Admission::settle`]).
+    pub(super) async fn settle_admission(
+        &self,
+        adm: &Admission,
+        actual: Micros,
+    ) -> Result<Settlement, BudgetError> {
+        self.in_flight.release(&adm.request_id);
+        Settler::new(
+            &self.store,
+            &self.slices,
+            &self.observer,
+            &self.rebuilder,
+            &self.pending,
+            &self.clock,
+        )
+        .settle(adm, actual)
+        .await
     }
-}
 
-/// Display-only float for gauges; all logic is integer.
-fn usd(m: Micros) -> f64 {
-    m.0 as f64 / Micros::PER_USD as f64
+    /// Number of settles waiting for the store to come back.
+    pub fn pending_settles(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Retries queued settles (each only within its reservation's epoch).
+    /// Returns how many are still waiting.
+    pub async fn flush_pending(&self) -> usize {
+        self.pending.flush(&self.observer).await
+    }
+
+    /// Returns the free rest of this replica's slice, if it holds one (when
+    /// the budget leaves CLOSED, at shutdown, and once its window has passed).
+    pub async fn return_slice(&self) {
+        self.slices.return_current().await;
+    }
 }

@@ -10,11 +10,15 @@
 //! ```
 
 pub mod admission;
+mod bounded;
 pub mod breaker;
 pub mod config;
 pub mod error;
+mod in_flight;
 pub mod ledger;
 pub mod memory;
+mod observer;
+mod pending;
 pub mod period;
 pub mod readiness;
 mod rebuild;

@@ -2,17 +2,51 @@
 //! read as "nothing spent". One rebuild at a time per replica; after a failed
 //! one, calls fail fast for a moment instead of each asking the ledger again.
 
-use super::breaker::BudgetBreaker;
+use super::bounded::BoundedStore;
 use super::error::BudgetError;
+use super::ledger::SpendSource;
 use super::period::Period;
+use crate::clock::SharedClock;
 use crate::money::Micros;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// After a failed rebuild, calls fail fast for this long instead of each
 /// asking the ledger again.
 const REBUILD_RETRY_AFTER: Duration = Duration::from_secs(1);
 
-impl BudgetBreaker {
+/// The latest failure: period key, when, why.
+type Failure = Option<(String, tokio::time::Instant, String)>;
+
+pub(super) struct Rebuilder {
+    store: BoundedStore,
+    ledger: Arc<dyn SpendSource>,
+    clock: SharedClock,
+    timeout: Duration,
+    /// See [`super::BudgetConfig::require_ledger`].
+    require_ledger: bool,
+    /// Held while rebuilding.
+    last_failure: tokio::sync::Mutex<Failure>,
+}
+
+impl Rebuilder {
+    pub(super) fn new(
+        store: BoundedStore,
+        ledger: Arc<dyn SpendSource>,
+        clock: SharedClock,
+        timeout: Duration,
+        require_ledger: bool,
+    ) -> Self {
+        Self {
+            store,
+            ledger,
+            clock,
+            timeout,
+            require_ledger,
+            last_failure: tokio::sync::Mutex::new(None),
+        }
+    }
+
     /// Rebuilds `period` from the ledger unless someone else already did.
     pub(super) async fn rebuild(&self, period: &Period) -> Result<(), BudgetError> {
         self.rebuild_or(period, false).await
@@ -21,18 +55,14 @@ impl BudgetBreaker {
     /// The rebuild a call (or GetBudget) needs. Without `require_ledger` (the
     /// single-replica development mode) a ledger that cannot be read starts
     /// the month from zero instead of refusing the call.
-    pub(super) async fn rebuild_for_call(&self, period: &Period) -> Result<(), BudgetError> {
-        self.rebuild_or(period, !self.config.require_ledger).await
+    pub(super) async fn for_call(&self, period: &Period) -> Result<(), BudgetError> {
+        self.rebuild_or(period, !self.require_ledger).await
     }
 
     async fn rebuild_or(&self, period: &Period, start_from_zero: bool) -> Result<(), BudgetError> {
-        let mut last_failure = self.rebuild.lock().await;
+        let mut last_failure = self.last_failure.lock().await;
         let now = self.clock.now();
-        if self
-            .bounded(self.store.snapshot(period, now))
-            .await?
-            .is_some()
-        {
+        if self.store.snapshot(period, now).await?.is_some() {
             return Ok(());
         }
         if let Some((key, at, cause)) = last_failure.as_ref()
@@ -46,7 +76,7 @@ impl BudgetBreaker {
         }
         tracing::warn!(period = %period.key, "budget.rebuild_started");
         let spend = tokio::time::timeout(
-            self.config.rebuild_timeout,
+            self.timeout,
             self.ledger.month_spend(period.start, period.end),
         )
         .await;
@@ -54,10 +84,8 @@ impl BudgetBreaker {
             Ok(Ok(spend)) => {
                 let window_start = spend.counted_from.clamp(period.start, period.end);
                 let created = self
-                    .bounded(
-                        self.store
-                            .initialize(period, spend.spent, window_start, now),
-                    )
+                    .store
+                    .initialize(period, spend.spent, window_start, now)
                     .await?;
                 *last_failure = None;
                 tracing::info!(
@@ -72,7 +100,7 @@ impl BudgetBreaker {
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!(
                 "usage ledger did not answer within {} ms",
-                self.config.rebuild_timeout.as_millis()
+                self.timeout.as_millis()
             ),
         };
         let err = self.rebuild_failed(&mut last_failure, period, cause.clone());
@@ -82,16 +110,14 @@ impl BudgetBreaker {
         Err(err)
     }
 
-    /// Development mode only (see [`BudgetConfig::require_ledger`]): the
+    /// Development mode only (see [`super::BudgetConfig::require_ledger`]): the
     /// month counts from zero, which is said loudly because spend recorded
     /// before this process started is not counted.
     async fn start_from_zero(&self, period: &Period, cause: String) -> Result<(), BudgetError> {
         let now = self.clock.now();
         let created = self
-            .bounded(
-                self.store
-                    .initialize(period, Micros::ZERO, period.start, now),
-            )
+            .store
+            .initialize(period, Micros::ZERO, period.start, now)
             .await?;
         if created {
             tracing::error!(
@@ -105,7 +131,7 @@ impl BudgetBreaker {
 
     fn rebuild_failed(
         &self,
-        last_failure: &mut Option<(String, tokio::time::Instant, String)>,
+        last_failure: &mut Failure,
         period: &Period,
         cause: String,
     ) -> BudgetError {

@@ -1,15 +1,17 @@
-//! Settling calls, and settles that wait for the store to come back.
+//! Settling a call: its actual cost added and its reservation (or its part of
+//! a slice) released in the store; queued for later when the store does not
+//! answer, rebuilt first when the store lost the month.
 
 use super::admission::Admission;
-use super::breaker::BudgetBreaker;
+use super::bounded::BoundedStore;
 use super::error::BudgetError;
-use super::period::Period;
-use super::store::{SettleOutcome, SettleRequest, SlicePart};
+use super::observer::Observer;
+use super::pending::{PendingSettle, PendingSettles};
+use super::rebuild::Rebuilder;
+use super::slices::Slices;
+use super::store::{SettleOutcome, SettleRequest};
+use crate::clock::SharedClock;
 use crate::money::Micros;
-use chrono::{DateTime, Utc};
-
-/// Settles waiting for the store beyond this many are dropped (the ledger still has them).
-const MAX_PENDING_SETTLES: usize = 100_000;
 
 /// How a call's settle counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,26 +24,40 @@ pub enum Settlement {
     Duplicate,
 }
 
-/// A settle (or the clean-up of a reserve whose answer was lost) waiting for
-/// the store to answer again.
-#[derive(Debug)]
-pub(super) struct PendingSettle {
-    pub(super) period: Period,
-    pub(super) request_id: String,
-    /// The reservation's epoch: the cost is added only within it.
-    pub(super) epoch: Option<String>,
-    pub(super) actual: Micros,
-    pub(super) release_only: bool,
-    pub(super) queued_at: DateTime<Utc>,
+/// The parts of the breaker a settle works with.
+pub(super) struct Settler<'a> {
+    store: &'a BoundedStore,
+    slices: &'a Slices,
+    observer: &'a Observer,
+    rebuilder: &'a Rebuilder,
+    pending: &'a PendingSettles,
+    clock: &'a SharedClock,
 }
 
-impl BudgetBreaker {
-    pub(super) async fn settle_admission(
+impl<'a> Settler<'a> {
+    pub(super) fn new(
+        store: &'a BoundedStore,
+        slices: &'a Slices,
+        observer: &'a Observer,
+        rebuilder: &'a Rebuilder,
+        pending: &'a PendingSettles,
+        clock: &'a SharedClock,
+    ) -> Self {
+        Self {
+            store,
+            slices,
+            observer,
+            rebuilder,
+            pending,
+            clock,
+        }
+    }
+
+    pub(super) async fn settle(
         &self,
         adm: &Admission,
         actual: Micros,
     ) -> Result<Settlement, BudgetError> {
-        self.unclaim(&adm.request_id);
         let actual = actual.max(Micros::ZERO);
         for attempt in 0..2 {
             // Only a first settle releases a slice part: a repeat could release
@@ -51,10 +67,7 @@ impl BudgetBreaker {
                 .slice
                 .as_deref()
                 .filter(|_| attempt == 0)
-                .map(|id| SlicePart {
-                    id,
-                    amount: adm.reserved,
-                });
+                .map(|id| Slices::release_part(id, adm.reserved));
             let req = SettleRequest {
                 period: &adm.period,
                 request_id: &adm.request_id,
@@ -66,32 +79,32 @@ impl BudgetBreaker {
                 slice,
                 now: self.clock.now(),
             };
-            match self.bounded(self.store.settle(&req)).await {
+            match self.store.settle(&req).await {
                 Ok(SettleOutcome::Settled {
                     spent,
                     reserved,
                     had_reservation,
                 }) => {
                     match slice {
-                        Some(part) if !had_reservation => self.slice_lost(part.id),
+                        Some(part) if !had_reservation => self.slices.lost(part.id),
                         _ if !had_reservation && actual > Micros::ZERO => {
                             tracing::warn!(request_id = %adm.request_id, "budget.settled_after_expiry");
                         }
                         _ => {}
                     }
-                    self.observe(&adm.period, spent, reserved);
+                    self.observer.observe(&adm.period, spent, reserved);
                     return Ok(Settlement::Counted);
                 }
                 Ok(SettleOutcome::Duplicate { spent, reserved }) => {
                     tracing::warn!(request_id = %adm.request_id, cost = %actual, "budget.duplicate_request_counted");
-                    self.observe(&adm.period, spent, reserved);
+                    self.observer.observe(&adm.period, spent, reserved);
                     return Ok(Settlement::Duplicate);
                 }
                 Ok(SettleOutcome::AlreadySettled { .. } | SettleOutcome::Stale) => {
                     return Ok(Settlement::Counted);
                 }
                 Ok(SettleOutcome::NeedsRebuild) if attempt == 0 => {
-                    if let Err(e) = self.rebuild_for_call(&adm.period).await {
+                    if let Err(e) = self.rebuilder.for_call(&adm.period).await {
                         // The state will be rebuilt from the ledger, which will
                         // have this call's record: nothing to queue.
                         tracing::warn!(request_id = %adm.request_id, error = %e, "budget.settle_deferred_to_ledger");
@@ -103,7 +116,7 @@ impl BudgetBreaker {
                 }
                 Err(e) => {
                     tracing::warn!(request_id = %adm.request_id, cost = %actual, "budget.settle_queued");
-                    self.queue(PendingSettle {
+                    self.pending.push(PendingSettle {
                         period: adm.period.clone(),
                         request_id: adm.request_id.clone(),
                         epoch: Some(adm.epoch.clone()),
@@ -116,86 +129,5 @@ impl BudgetBreaker {
             }
         }
         Ok(Settlement::Counted)
-    }
-
-    /// Frees a reservation whose reserve went unanswered (it may still land)
-    /// once the store answers again.
-    pub(super) fn release_later(&self, period: &Period, request_id: &str) {
-        self.queue(PendingSettle {
-            period: period.clone(),
-            request_id: request_id.to_owned(),
-            epoch: None,
-            actual: Micros::ZERO,
-            release_only: true,
-            queued_at: self.clock.now(),
-        });
-    }
-
-    pub(super) fn queue(&self, item: PendingSettle) {
-        let mut pending = self.pending.lock();
-        if pending.len() >= MAX_PENDING_SETTLES {
-            // A lost clean-up only delays the reservation's expiry; a lost
-            // settle leaves the cost to the ledger (the next rebuild).
-            if !item.release_only {
-                tracing::error!(request_id = %item.request_id, "budget.settle_dropped");
-            }
-            return;
-        }
-        pending.push(item);
-    }
-
-    /// Number of settles waiting for the store to come back.
-    pub fn pending_settles(&self) -> usize {
-        self.pending.lock().len()
-    }
-
-    /// Retries queued settles (each only within its reservation's epoch).
-    /// Returns how many are still waiting.
-    pub async fn flush_pending(&self) -> usize {
-        let queued = std::mem::take(&mut *self.pending.lock());
-        let tombstone = chrono::Duration::from_std(self.config.reservation_ttl * 2)
-            .unwrap_or(chrono::Duration::MAX);
-        let mut keep = Vec::new();
-        let mut store_down = false;
-        for p in queued {
-            if store_down {
-                keep.push(p);
-                continue;
-            }
-            if self.clock.now() - p.queued_at > tombstone {
-                // Its tombstone may be gone: applying it could count it twice.
-                // (A clean-up this old is moot: the reservation expired.)
-                if !p.release_only {
-                    tracing::error!(request_id = %p.request_id, "budget.settle_abandoned");
-                }
-                continue;
-            }
-            let req = SettleRequest {
-                period: &p.period,
-                request_id: &p.request_id,
-                actual: p.actual,
-                epoch: p.epoch.as_deref(),
-                release_only: p.release_only,
-                slice: None,
-                now: self.clock.now(),
-            };
-            match self.bounded(self.store.settle(&req)).await {
-                Ok(SettleOutcome::Settled {
-                    spent, reserved, ..
-                }) => {
-                    self.observe(&p.period, spent, reserved);
-                }
-                Ok(outcome) => {
-                    tracing::info!(request_id = %p.request_id, outcome = ?outcome, "budget.settle_superseded");
-                }
-                Err(_) => {
-                    store_down = true;
-                    keep.push(p);
-                }
-            }
-        }
-        let mut pending = self.pending.lock();
-        pending.extend(keep);
-        pending.len()
     }
 }

@@ -21,33 +21,43 @@
 //!   replica stops admitting from its slice at the first settle that finds
 //!   the slice gone (`budget.slice_lost`), and the state is rebuilt as before.
 //! - A request id reused while its first call is in flight on this replica is
-//!   refused as before. Reused elsewhere, both calls reach a provider; the
+//!   refused as before (see `in_flight`). Reused elsewhere, both calls reach a provider; the
 //!   store then counts both (`SettleOutcome::Duplicate`) and the second usage
 //!   record gets its own ledger id, so ledger and budget still agree.
 
-use super::admission::Admission;
-use super::breaker::BudgetBreaker;
-use super::config::BudgetState;
-use super::error::BudgetError;
+use super::bounded::BoundedStore;
+use super::config::{BudgetState, Thresholds};
+use super::observer::Observer;
+use super::pending::PendingSettles;
 use super::period::Period;
 use super::store::{ReserveOutcome, ReserveRequest, SettleRequest, SlicePart};
+use crate::clock::SharedClock;
 use crate::money::Micros;
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
-use std::sync::Arc;
+use parking_lot::Mutex;
+use std::time::Duration;
+
+/// This replica's slice, if it holds one.
+pub(super) struct Slices {
+    store: BoundedStore,
+    clock: SharedClock,
+    thresholds: Thresholds,
+    /// Zero: slices are off.
+    size: Micros,
+    window: Duration,
+    state: Mutex<SliceState>,
+}
 
 #[derive(Debug, Default)]
-pub(super) struct SliceState {
+struct SliceState {
     current: Option<Slice>,
     /// A slice is being reserved: other calls reserve on their own meanwhile
     /// rather than queue behind it.
     opening: bool,
-    /// Request ids of this replica's calls in flight (duplicate refusal).
-    in_flight: HashSet<String>,
 }
 
 #[derive(Debug)]
-struct Slice {
+pub(super) struct Slice {
     id: String,
     period: Period,
     epoch: String,
@@ -55,139 +65,156 @@ struct Slice {
     admits_until: DateTime<Utc>,
 }
 
-impl BudgetBreaker {
-    /// Admits the call from this replica's slice when slices are on and the
-    /// budget is CLOSED, opening a new slice when the current one is spent or
-    /// old. `None`: reserve for this call alone.
-    pub(super) async fn admit_from_slice(
-        self: &Arc<Self>,
-        period: &Period,
-        request_id: &str,
-        worst_case: Micros,
-    ) -> Option<Admission> {
-        let size = self.config.slice;
-        if size == Micros::ZERO || worst_case > size {
-            return None;
+/// A call's worst case taken out of a slice.
+#[derive(Debug)]
+pub(super) struct SliceGrant {
+    pub(super) slice_id: String,
+    pub(super) period: Period,
+    pub(super) epoch: String,
+}
+
+/// What [`Slices::admit`] decided.
+pub(super) enum SliceAdmit {
+    Granted(SliceGrant),
+    /// Another call is opening a slice: reserve on your own.
+    Busy,
+    /// No slice can serve the call: open one (`retired`: the old one, to give back).
+    Open {
+        retired: Option<Slice>,
+    },
+}
+
+impl Slices {
+    pub(super) fn new(
+        store: BoundedStore,
+        clock: SharedClock,
+        thresholds: Thresholds,
+        size: Micros,
+        window: Duration,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            thresholds,
+            size,
+            window,
+            state: Mutex::new(SliceState::default()),
         }
-        if self.observed_state(period) != Some(BudgetState::Closed) {
-            self.return_slice().await;
-            return None;
-        }
-        let now = self.clock.now();
-        let retired = {
-            let mut s = self.slices.lock();
-            if let Some(adm) = self.take_from_slice(&mut s, period, request_id, worst_case, now) {
-                return Some(adm);
-            }
-            if s.opening {
-                return None;
-            }
-            s.opening = true;
-            s.current.take()
-        };
-        if let Some(old) = retired {
-            let breaker = Arc::clone(self);
-            tokio::spawn(async move { breaker.give_back(old).await });
-        }
-        // In its own task, so a caller that goes away mid-open neither leaves
-        // `opening` set nor drops a slice the store has already reserved.
-        let breaker = Arc::clone(self);
-        let for_task = period.clone();
-        let opened = tokio::spawn(async move {
-            let slice = breaker.open_slice(&for_task, size, now).await;
-            let mut s = breaker.slices.lock();
-            s.opening = false;
-            s.current = slice;
-        });
-        opened.await.ok()?;
-        let mut s = self.slices.lock();
-        self.take_from_slice(&mut s, period, request_id, worst_case, now)
     }
 
-    /// The call's worst case out of the current slice, if it is of `period`,
-    /// still in its window and has enough left.
-    fn take_from_slice(
-        self: &Arc<Self>,
-        s: &mut SliceState,
+    /// Whether a call of this worst case may come out of a slice at all.
+    pub(super) fn can_serve(&self, worst_case: Micros) -> bool {
+        self.size != Micros::ZERO && worst_case <= self.size
+    }
+
+    /// Takes the call's worst case out of the current slice; when it cannot,
+    /// marks a new slice as opening (unless one already is).
+    pub(super) fn admit(
+        &self,
         period: &Period,
-        request_id: &str,
         worst_case: Micros,
         now: DateTime<Utc>,
-    ) -> Option<Admission> {
-        let slice = s.current.as_mut()?;
-        if slice.period.key != period.key || now >= slice.admits_until || slice.free < worst_case {
-            return None;
+    ) -> SliceAdmit {
+        let mut s = self.state.lock();
+        if let Some(grant) = take(&mut s, period, worst_case, now) {
+            return SliceAdmit::Granted(grant);
         }
-        slice.free = slice.free - worst_case;
-        Some(self.slice_admission(slice, request_id, worst_case))
+        if s.opening {
+            return SliceAdmit::Busy;
+        }
+        s.opening = true;
+        SliceAdmit::Open {
+            retired: s.current.take(),
+        }
     }
 
-    fn slice_admission(
-        self: &Arc<Self>,
-        slice: &Slice,
-        request_id: &str,
+    /// Takes the call's worst case out of the current slice, if it can.
+    pub(super) fn take(
+        &self,
+        period: &Period,
         worst_case: Micros,
-    ) -> Admission {
-        Admission {
-            request_id: request_id.to_owned(),
-            period: slice.period.clone(),
-            epoch: slice.epoch.clone(),
-            slice: Some(slice.id.clone()),
-            reserved: worst_case,
-            state: BudgetState::Closed,
-            downgrade_to_cost_effective: false,
-            breaker: Arc::clone(self),
-            finished: false,
-        }
+        now: DateTime<Utc>,
+    ) -> Option<SliceGrant> {
+        take(&mut self.state.lock(), period, worst_case, now)
     }
 
-    async fn open_slice(&self, period: &Period, size: Micros, now: DateTime<Utc>) -> Option<Slice> {
+    /// Reserves a new slice of `period` and makes it current (or none, when
+    /// the store refuses it or the budget is no longer CLOSED). Ends the
+    /// opening that [`Slices::admit`] started.
+    pub(super) async fn open(
+        &self,
+        period: &Period,
+        now: DateTime<Utc>,
+        observer: &Observer,
+        pending: &PendingSettles,
+    ) {
+        let slice = self.reserve(period, now, observer, pending).await;
+        let mut s = self.state.lock();
+        s.opening = false;
+        s.current = slice;
+    }
+
+    async fn reserve(
+        &self,
+        period: &Period,
+        now: DateTime<Utc>,
+        observer: &Observer,
+        pending: &PendingSettles,
+    ) -> Option<Slice> {
         let id = format!("slice:{}", super::store::new_epoch());
         let req = ReserveRequest {
             period,
             request_id: &id,
-            amount: size,
-            limit: self.config.limit,
+            amount: self.size,
+            limit: self.thresholds.limit,
             block_at: self.thresholds.block_at(),
             now,
         };
-        match self.bounded(self.store.reserve(&req)).await {
+        match self.store.reserve(&req).await {
             Ok(ReserveOutcome::Admitted {
                 spent,
                 reserved,
                 epoch,
             }) => {
-                self.observe(period, spent, reserved);
+                observer.observe(period, spent, reserved);
                 let slice = Slice {
                     id,
                     period: period.clone(),
                     epoch,
-                    free: size,
+                    free: self.size,
                     admits_until: now
-                        + chrono::Duration::from_std(self.config.slice_window)
+                        + chrono::Duration::from_std(self.window)
                             .unwrap_or(chrono::Duration::zero()),
                 };
                 if self.thresholds.state_of(spent) != BudgetState::Closed {
                     self.give_back(slice).await;
                     return None;
                 }
-                tracing::debug!(slice = %slice.id, size = %size, "budget.slice_opened");
+                tracing::debug!(slice = %slice.id, size = %self.size, "budget.slice_opened");
                 Some(slice)
             }
             // Near the limit, blocked or not yet rebuilt: the call's own
             // reservation will say why.
             Ok(_) => None,
             Err(_) => {
-                self.release_later(period, &id);
+                pending.release_later(period, &id);
                 None
             }
         }
     }
 
-    /// Returns the free rest of this replica's slice, if it holds one (when
-    /// the budget leaves CLOSED, at shutdown, and once its window has passed).
-    pub async fn return_slice(&self) {
-        let taken = self.slices.lock().current.take();
+    /// The store part a settling call releases from its slice: its worst case.
+    pub(super) fn release_part<'a>(slice_id: &'a str, worst_case: Micros) -> SlicePart<'a> {
+        SlicePart {
+            id: slice_id,
+            amount: worst_case,
+        }
+    }
+
+    /// Returns the free rest of the current slice, if there is one (when the
+    /// budget leaves CLOSED, and at shutdown).
+    pub(super) async fn return_current(&self) {
+        let taken = self.state.lock().current.take();
         if let Some(slice) = taken {
             self.give_back(slice).await;
         }
@@ -195,10 +222,10 @@ impl BudgetBreaker {
 
     /// Returns the slice if its window has passed (the periodic store check):
     /// an idle replica does not sit on budget.
-    pub(super) async fn return_stale_slice(&self) {
+    pub(super) async fn return_stale(&self) {
         let now = self.clock.now();
         let taken = {
-            let mut s = self.slices.lock();
+            let mut s = self.state.lock();
             match &s.current {
                 Some(slice) if now >= slice.admits_until => s.current.take(),
                 _ => None,
@@ -209,7 +236,8 @@ impl BudgetBreaker {
         }
     }
 
-    async fn give_back(&self, slice: Slice) {
+    /// Releases a slice's free rest in the store.
+    pub(super) async fn give_back(&self, slice: Slice) {
         if slice.free == Micros::ZERO {
             return;
         }
@@ -226,37 +254,38 @@ impl BudgetBreaker {
             now: self.clock.now(),
         };
         // Unreturned, the rest frees itself when the slice expires.
-        if let Err(e) = self.bounded(self.store.settle(&req)).await {
+        if let Err(e) = self.store.settle(&req).await {
             tracing::warn!(slice = %slice.id, error = %e, "budget.slice_return_failed");
         }
     }
 
     /// The store no longer holds this slice (expired, or the state was
     /// rebuilt): stop admitting from it.
-    pub(super) fn slice_lost(&self, slice_id: &str) {
-        let mut s = self.slices.lock();
+    pub(super) fn lost(&self, slice_id: &str) {
+        let mut s = self.state.lock();
         if s.current.as_ref().is_some_and(|c| c.id == slice_id) {
             s.current = None;
             tracing::warn!(slice = %slice_id, "budget.slice_lost");
         }
     }
+}
 
-    /// Refuses a request id already in flight here; remembers it otherwise.
-    /// Only with slices: without them, the store's reserve refuses it.
-    pub(super) fn claim(&self, request_id: &str) -> Result<(), BudgetError> {
-        if self.config.slice == Micros::ZERO
-            || self.slices.lock().in_flight.insert(request_id.to_owned())
-        {
-            Ok(())
-        } else {
-            Err(BudgetError::DuplicateRequest(request_id.to_owned()))
-        }
+/// The call's worst case out of the current slice, if it is of `period`,
+/// still in its window and has enough left.
+fn take(
+    s: &mut SliceState,
+    period: &Period,
+    worst_case: Micros,
+    now: DateTime<Utc>,
+) -> Option<SliceGrant> {
+    let slice = s.current.as_mut()?;
+    if slice.period.key != period.key || now >= slice.admits_until || slice.free < worst_case {
+        return None;
     }
-
-    pub(super) fn unclaim(&self, request_id: &str) {
-        if self.config.slice == Micros::ZERO {
-            return;
-        }
-        self.slices.lock().in_flight.remove(request_id);
-    }
+    slice.free = slice.free - worst_case;
+    Some(SliceGrant {
+        slice_id: slice.id.clone(),
+        period: slice.period.clone(),
+        epoch: slice.epoch.clone(),
+    })
 }
