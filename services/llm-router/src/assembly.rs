@@ -52,7 +52,9 @@ pub struct Router {
 }
 
 impl Router {
-    pub async fn assemble(config: &Config) -> Result<Router, BoxError> {
+    /// `tasks`: where long-lived workers run (the process waits for them
+    /// after [`Router::shutdown`]).
+    pub async fn assemble(config: &Config, tasks: &TaskTracker) -> Result<Router, BoxError> {
         let clock = clock::system();
         let engine = Engine::connect(&config.routing)?;
         let State {
@@ -60,7 +62,7 @@ impl Router {
             outbox,
             pin_store,
             redis,
-        } = state(config).await?;
+        } = state(config, tasks).await?;
         let ledger = Arc::new(UsageLedgerClient::connect(
             &config.usage_addr,
             config.usage_timeout,
@@ -151,7 +153,7 @@ impl Router {
     }
 }
 
-async fn state(config: &Config) -> Result<State, BoxError> {
+async fn state(config: &Config, tasks: &TaskTracker) -> Result<State, BoxError> {
     let ttls = StoreTtls::for_reservation_ttl(config.budget.reservation_ttl);
     let prefix = &config.redis.key_prefix;
     let timeout = config.redis.command_timeout;
@@ -179,12 +181,10 @@ async fn state(config: &Config) -> Result<State, BoxError> {
         "budget.store"
     );
     Ok(State {
-        store: Arc::new(RedisBudgetStore::new(
-            handle.client.clone(),
-            prefix.as_str(),
-            ttls,
-            timeout,
-        )),
+        store: Arc::new(
+            RedisBudgetStore::new(handle.client.clone(), prefix.as_str(), ttls, timeout)
+                .with_tasks(tasks.clone()),
+        ),
         outbox: Arc::new(RedisStreamOutbox::new(
             handle.client.clone(),
             prefix,

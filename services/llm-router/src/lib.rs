@@ -40,7 +40,10 @@ pub async fn run(
     // Provider clients speak TLS; idempotent when `main` already did it.
     service_kit::install_crypto_provider();
     service_kit::metrics::install();
-    let router = assembly::Router::assemble(&config).await?;
+    // Every task runs in this tracker (or one the parts wait for at their
+    // shutdown): nothing is cut when the process exits.
+    let tasks = TaskTracker::new();
+    let router = assembly::Router::assemble(&config, &tasks).await?;
     let mut server = GrpcServer::new(SERVICE, config.server.clone(), GRPC_SERVICES).await;
     server.authorize(api::access::policy);
     router.add_services(&mut server, config.server.max_message_bytes);
@@ -52,7 +55,6 @@ pub async fn run(
         background.clone(),
     )
     .await?;
-    let tasks = TaskTracker::new();
     router.spawn_background(&tasks, server.health(), &background);
     let stop_background = background.clone();
     let served = server
@@ -62,9 +64,11 @@ pub async fn run(
         })
         .await;
     background.cancel();
+    // The last calls' settles and records first; the workers (the settle
+    // batcher among them) end once the parts they serve are dropped.
+    router.shutdown().await;
     tasks.close();
     tasks.wait().await;
-    router.shutdown().await;
     served?;
     Ok(())
 }

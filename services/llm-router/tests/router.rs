@@ -8,6 +8,9 @@
 
 // Test helpers fail loudly on purpose, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Tests start concurrent callers and routers at will; the tracked-spawn rule
+// (clippy.toml) is for the router's own work.
+#![allow(clippy::disallowed_methods)]
 
 #[path = "router/support.rs"]
 mod support;
@@ -31,6 +34,8 @@ mod calls_budget;
 mod calls_ledger;
 #[path = "router/calls_resilience.rs"]
 mod calls_resilience;
+#[path = "router/calls_shutdown.rs"]
+mod calls_shutdown;
 #[path = "router/engine.rs"]
 mod engine;
 #[path = "router/grpc.rs"]

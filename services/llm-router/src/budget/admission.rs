@@ -105,9 +105,6 @@ impl Drop for Admission {
             return;
         }
         tracing::debug!(request_id = %self.request_id, "budget.admission_dropped");
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return; // the reservation expires by itself
-        };
         let adm = Admission {
             request_id: std::mem::take(&mut self.request_id),
             period: self.period.clone(),
@@ -119,9 +116,6 @@ impl Drop for Admission {
             breaker: self.breaker.clone(),
             finished: true,
         };
-        runtime.spawn(async move {
-            let breaker = adm.breaker.clone();
-            let _ = breaker.settle_admission(&adm, Micros::ZERO).await;
-        });
+        self.breaker.release_dropped(adm);
     }
 }

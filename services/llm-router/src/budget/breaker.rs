@@ -28,6 +28,7 @@ use crate::clock::SharedClock;
 use crate::money::Micros;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use tokio_util::task::TaskTracker;
 
 /// Composes the budget's parts, each the owner of its state: the store
 /// (bounded in time), this replica's view of the state, the rebuild from the
@@ -44,6 +45,9 @@ pub struct BudgetBreaker {
     slices: Slices,
     in_flight: InFlight,
     healthy: AtomicBool,
+    /// The budget's own background work (slices opened and given back,
+    /// reservations of dropped calls released), which shutdown waits for.
+    tasks: TaskTracker,
 }
 
 impl BudgetBreaker {
@@ -79,6 +83,7 @@ impl BudgetBreaker {
             ledger,
             clock,
             healthy: AtomicBool::new(true),
+            tasks: TaskTracker::new(),
         })
     }
 
@@ -384,13 +389,14 @@ impl BudgetBreaker {
         };
         if let Some(old) = retired {
             let breaker = Arc::clone(self);
-            tokio::spawn(async move { breaker.slices.give_back(old).await });
+            self.tasks
+                .spawn(async move { breaker.slices.give_back(old).await });
         }
         // In its own task, so a caller that goes away mid-open neither leaves
         // the slice opening forever nor drops one the store has already reserved.
         let breaker = Arc::clone(self);
         let for_task = period.clone();
-        let opened = tokio::spawn(async move {
+        let opened = self.tasks.spawn(async move {
             breaker
                 .slices
                 .open(&for_task, now, &breaker.observer, &breaker.pending)
@@ -423,6 +429,29 @@ impl BudgetBreaker {
         )
         .settle(adm, actual)
         .await
+    }
+
+    /// Releases the reservation of a call that was dropped unsettled (its
+    /// caller went away), in the background.
+    pub(super) fn release_dropped(self: &Arc<Self>, adm: Admission) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return; // the reservation expires by itself
+        };
+        let breaker = Arc::clone(self);
+        self.tasks.spawn_on(
+            async move {
+                let _ = breaker.settle_admission(&adm, Micros::ZERO).await;
+            },
+            &runtime,
+        );
+    }
+
+    /// At shutdown, after the last calls settled: waits for the budget's
+    /// background work, then gives back this replica's slice.
+    pub async fn shutdown(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.slices.return_current().await;
     }
 
     /// Number of settles waiting for the store to come back.

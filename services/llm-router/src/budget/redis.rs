@@ -18,6 +18,7 @@ use fred::prelude::{Client, ClientLike, Value};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
 
 macro_rules! script {
     ($file:literal) => {
@@ -39,6 +40,8 @@ pub struct RedisBudgetStore {
     shared: Arc<Shared>,
     /// The settle batcher, started on the first settle (it needs a runtime).
     settles: OnceLock<mpsc::UnboundedSender<SettleJob>>,
+    /// Where the batcher runs; it ends when the store is dropped.
+    tasks: TaskTracker,
 }
 
 /// What the store and its settle batcher share.
@@ -72,7 +75,15 @@ impl RedisBudgetStore {
                 timeout,
             }),
             settles: OnceLock::new(),
+            tasks: TaskTracker::new(),
         }
+    }
+
+    /// Runs the settle batcher in `tasks` (the process's, which shutdown
+    /// waits for once the store is dropped).
+    pub fn with_tasks(mut self, tasks: TaskTracker) -> Self {
+        self.tasks = tasks;
+        self
     }
 }
 
@@ -234,7 +245,7 @@ impl BudgetStore for RedisBudgetStore {
         };
         let batcher = self
             .settles
-            .get_or_init(|| redis_settle::spawn(Arc::clone(&self.shared)));
+            .get_or_init(|| redis_settle::spawn(Arc::clone(&self.shared), &self.tasks));
         let stopped = || StoreError::Unavailable("the settle batcher has stopped".into());
         batcher.send(job).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?

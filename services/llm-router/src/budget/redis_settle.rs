@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use fred::prelude::Value;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
 
 /// Settles per script call: bounds the time Redis spends in one script.
 const MAX_BATCH: usize = 128;
@@ -30,10 +31,11 @@ pub(super) struct SettleJob {
     pub reply: oneshot::Sender<Result<SettleOutcome, StoreError>>,
 }
 
-/// Starts the batcher; it stops when every sender is gone (the store dropped).
-pub(super) fn spawn(shared: Arc<Shared>) -> mpsc::UnboundedSender<SettleJob> {
+/// Starts the batcher in `tasks`; it stops when every sender is gone (the
+/// store dropped).
+pub(super) fn spawn(shared: Arc<Shared>, tasks: &TaskTracker) -> mpsc::UnboundedSender<SettleJob> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
             settle_batch(&shared, std::mem::take(&mut jobs)).await;

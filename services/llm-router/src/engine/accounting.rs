@@ -110,7 +110,7 @@ impl Accounting {
     pub async fn shutdown(&self) {
         self.tasks.close();
         self.tasks.wait().await;
-        self.budget.return_slice().await;
+        self.budget.shutdown().await;
         self.delivery.shutdown().await;
     }
 }
