@@ -19,11 +19,11 @@ use crate::budget::{
     BudgetBreaker, BudgetStore, MemoryBudgetStore, RedisBudgetStore, StoreTtls, watch_readiness,
 };
 use crate::clients::UsageLedgerClient;
-use crate::clients::redis::{self, RedisHandle};
 use crate::clock;
 use crate::config::Config;
 use crate::delivery::{Outbox, RedisStreamOutbox, SqliteOutbox, UsageDelivery};
 use crate::engine::{self, Accounting, Engine, Resilience};
+use crate::redis::{self, RedisHandle};
 use crate::resilience::{Breakers, RetryBudgets};
 
 /// How long start-up waits for a first Redis connection before going on

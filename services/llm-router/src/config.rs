@@ -6,8 +6,8 @@ use std::time::Duration;
 use service_kit::{ConfigError, Env, ServerSettings};
 
 use crate::budget::BudgetConfig;
-use crate::clients::redis::RedisSettings;
 use crate::delivery::{self, DeliveryConfig};
+use crate::redis::RedisSettings;
 use crate::resilience::{BreakerConfig, RetryBudgetConfig, RetryPolicy};
 use crate::routing::{self, RouterSettings};
 

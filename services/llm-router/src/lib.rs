@@ -12,6 +12,7 @@ pub mod engine;
 pub mod money;
 pub mod pricing;
 pub mod providers;
+pub mod redis;
 pub mod resilience;
 pub mod routing;
 

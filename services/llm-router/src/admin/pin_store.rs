@@ -10,7 +10,7 @@ use fred::prelude::{Client, KeysInterface};
 use tokio_util::sync::CancellationToken;
 
 use super::ProviderOverride;
-use crate::clients::redis::describe;
+use crate::redis::describe;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the provider pin could not be shared: {0}")]

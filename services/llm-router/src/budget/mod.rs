@@ -16,14 +16,11 @@ pub mod config;
 pub mod error;
 mod in_flight;
 pub mod ledger;
-pub mod memory;
 mod observer;
 mod pending;
 pub mod period;
 pub mod readiness;
 mod rebuild;
-pub mod redis;
-mod redis_settle;
 mod settlement;
 mod slices;
 pub mod store;
@@ -33,11 +30,11 @@ pub use breaker::BudgetBreaker;
 pub use config::{BudgetConfig, BudgetState, Thresholds};
 pub use error::{BudgetError, BudgetStatus, RefusalReason};
 pub use ledger::{BudgetReset, LedgerError, LedgerSpend, SpendSource};
-pub use memory::MemoryBudgetStore;
 pub use period::Period;
 pub use readiness::{Readiness, watch_readiness};
-pub use redis::RedisBudgetStore;
 pub use settlement::Settlement;
+pub use store::memory::MemoryBudgetStore;
+pub use store::redis::RedisBudgetStore;
 pub use store::{
     BudgetStore, ReserveOutcome, ReserveRequest, SettleOutcome, SettleRequest, SlicePart,
     StoreError, StoreSnapshot, StoreTtls,

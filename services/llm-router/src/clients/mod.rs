@@ -1,6 +1,5 @@
-//! Clients of other systems: usage-accounting (gRPC) and Redis.
+//! Clients of other services: usage-accounting (gRPC).
 
-pub mod redis;
 pub mod usage_ledger;
 
 pub use usage_ledger::UsageLedgerClient;

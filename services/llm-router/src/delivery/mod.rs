@@ -33,17 +33,15 @@
 
 pub mod outbox;
 pub mod record;
-pub mod redis_outbox;
 pub mod service;
 pub mod sink;
-pub mod sqlite_outbox;
 
+pub use outbox::redis::RedisStreamOutbox;
+pub use outbox::sqlite::SqliteOutbox;
 pub use outbox::{Outbox, OutboxEntry, OutboxError};
 pub use record::{UsageOutcome, UsageRecord};
-pub use redis_outbox::RedisStreamOutbox;
 pub use service::{DeliveryConfig, UsageDelivery};
 pub use sink::{RecordAck, SinkError, UsageSink};
-pub use sqlite_outbox::SqliteOutbox;
 
 /// `USAGE_OUTBOX_PATH`, the SQLite outbox used without `REDIS_URL`.
 pub fn outbox_path(env: &service_kit::Env) -> std::path::PathBuf {

@@ -4,9 +4,9 @@ use super::support::{
     FakeLedger, breaker, delete_prefix, memory_store, record, redis, redis_store, usd, utc,
 };
 use llm_router::budget::{BudgetConfig, BudgetError, BudgetState, BudgetStore, RefusalReason};
-use llm_router::clients::redis::RedisHandle;
 use llm_router::clock::{Clock, ManualClock};
 use llm_router::money::Micros;
+use llm_router::redis::RedisHandle;
 use service_kit::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;

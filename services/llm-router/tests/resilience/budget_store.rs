@@ -298,10 +298,7 @@ pub(super) async fn memory() -> (Box<dyn BudgetStore>, ()) {
 
 pub(super) async fn redis_backed() -> (
     Box<dyn BudgetStore>,
-    (
-        super::support::Cleanup,
-        llm_router::clients::redis::RedisHandle,
-    ),
+    (super::support::Cleanup, llm_router::redis::RedisHandle),
 ) {
     let handle = redis(Duration::from_millis(500)).await;
     let prefix = test_support::unique_prefix("budget");

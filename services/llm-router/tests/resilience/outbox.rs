@@ -106,7 +106,7 @@ macro_rules! outbox_suite {
 }
 
 struct RedisGuard {
-    handle: llm_router::clients::redis::RedisHandle,
+    handle: llm_router::redis::RedisHandle,
     prefix: String,
     _cleanup: super::support::Cleanup,
 }

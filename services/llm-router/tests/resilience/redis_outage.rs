@@ -5,9 +5,9 @@ use super::support::{FakeLedger, OwnedRedis, breaker, record, usd, utc};
 use llm_router::budget::{
     BudgetConfig, BudgetError, Readiness, RedisBudgetStore, StoreTtls, watch_readiness,
 };
-use llm_router::clients::redis::connect;
 use llm_router::clock::{Clock, ManualClock};
 use llm_router::money::Micros;
+use llm_router::redis::connect;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Duration;

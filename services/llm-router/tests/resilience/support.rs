@@ -6,10 +6,10 @@ use llm_router::budget::{
     BudgetBreaker, BudgetConfig, BudgetReset, BudgetStore, LedgerError, LedgerSpend,
     MemoryBudgetStore, RedisBudgetStore, SpendSource, StoreTtls,
 };
-use llm_router::clients::redis::{RedisHandle, connect};
 use llm_router::clock::{Clock, ManualClock};
 use llm_router::delivery::{RecordAck, SinkError, UsageOutcome, UsageRecord, UsageSink};
 use llm_router::money::Micros;
+use llm_router::redis::{RedisHandle, connect};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -2,8 +2,8 @@
 //! default `.fluentedge/router-outbox.db`). WAL with `synchronous=FULL`: an
 //! appended batch survives a crash of the process or the machine.
 
-use super::outbox::{Outbox, OutboxEntry, OutboxError};
-use super::record::UsageRecord;
+use super::{Outbox, OutboxEntry, OutboxError};
+use crate::delivery::record::UsageRecord;
 use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,

@@ -3,16 +3,16 @@
 //! together share one script call (`redis_settle`), each still atomic.
 //! All keys of a period share the hash tag `{<prefix>budget:<YYYY-MM>}`, so the
 //! scripts run unchanged on Redis Cluster. Every command is bounded by the
-//! client's command timeout (see `clients::redis::connect`).
+//! client's command timeout (see `redis::connect`).
 
-use super::period::Period;
 use super::redis_settle::{self, SettleJob};
-use super::store::{
+use super::{
     BudgetStore, KEEP_AFTER_PERIOD, ReserveOutcome, ReserveRequest, SettleOutcome, SettleRequest,
     StoreError, StoreSnapshot, StoreTtls, from_millis, millis, new_epoch,
 };
-use crate::clients::redis::{LuaScript, describe};
+use crate::budget::period::Period;
 use crate::money::Micros;
+use crate::redis::{LuaScript, describe};
 use chrono::{DateTime, Utc};
 use fred::prelude::{Client, ClientLike, Value};
 use std::sync::{Arc, OnceLock};
@@ -59,7 +59,7 @@ pub(super) struct Keys {
 }
 
 impl RedisBudgetStore {
-    /// `client` from `clients::redis::connect`; `timeout` is its command timeout
+    /// `client` from `redis::connect`; `timeout` is its command timeout
     /// (only used to word errors).
     pub fn new(
         client: Client,

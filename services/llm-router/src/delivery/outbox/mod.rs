@@ -7,7 +7,10 @@
 //! dropped. With several replicas sharing the Redis outbox, two may deliver the
 //! same entry; the ledger's idempotency makes the second a DUPLICATE.
 
-use super::record::UsageRecord;
+pub mod redis;
+pub mod sqlite;
+
+use crate::delivery::record::UsageRecord;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {

@@ -3,9 +3,9 @@
 //! up drains it, so a replica that dies leaves nothing stranded. Durable as
 //! far as Redis is: the production config keeps AOF on (see docs).
 
-use super::outbox::{Outbox, OutboxEntry, OutboxError};
-use super::record::UsageRecord;
-use crate::clients::redis::{LuaScript, describe};
+use super::{Outbox, OutboxEntry, OutboxError};
+use crate::delivery::record::UsageRecord;
+use crate::redis::{LuaScript, describe};
 use fred::prelude::{Client, StreamsInterface, Value};
 use std::time::Duration;
 

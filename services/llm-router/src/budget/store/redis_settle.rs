@@ -6,9 +6,9 @@
 //! caller any latency. Each settle still gets its own outcome, with the same
 //! semantics as one at a time: the script applies them in order, atomically.
 
-use super::period::Period;
 use super::redis::{SETTLE, Shared, int_at, ms, tag_of, totals};
-use super::store::{SettleOutcome, StoreError, millis};
+use super::{SettleOutcome, StoreError, millis};
+use crate::budget::period::Period;
 use crate::money::Micros;
 use chrono::{DateTime, Utc};
 use fred::prelude::Value;

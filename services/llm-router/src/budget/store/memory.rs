@@ -2,11 +2,11 @@
 //! Redis scripts under one mutex. Only correct for a single router replica:
 //! two processes would each allow the whole budget.
 
-use super::period::Period;
-use super::store::{
+use super::{
     BudgetStore, ReserveOutcome, ReserveRequest, SettleOutcome, SettleRequest, StoreError,
     StoreSnapshot, StoreTtls, new_epoch,
 };
+use crate::budget::period::Period;
 use crate::money::Micros;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;

@@ -20,7 +20,11 @@
 //!   finds its request id already settled is a second real call under a reused
 //!   id: its cost is added too (`SettleOutcome::Duplicate`), never dropped.
 
-use super::period::Period;
+pub mod memory;
+pub mod redis;
+mod redis_settle;
+
+use crate::budget::period::Period;
 use crate::money::Micros;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
