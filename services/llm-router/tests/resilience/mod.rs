@@ -13,6 +13,7 @@ mod budget_exactness;
 mod budget_slices;
 mod budget_store;
 mod cluster_failover;
+mod dead_primary;
 mod delivery;
 mod ledger_grpc;
 mod logs;
