@@ -1,7 +1,8 @@
 //! Retries and the per-provider circuit breaker around each candidate. The
-//! breaker's permit covers the whole candidate, retries included, so a
-//! candidate whose retries are exhausted counts one failure; a stream keeps
-//! its permit until it ends.
+//! breaker's permit covers the whole candidate, but every failed attempt
+//! (retries included) counts against the provider as it happens, and a retry
+//! is sent only while the breaker still admits it; a stream keeps its permit
+//! until it ends.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,8 +13,8 @@ use super::Engine;
 use crate::clock;
 use crate::providers::{ErrorKind, ProviderError};
 use crate::resilience::{
-    BreakerConfig, BreakerPermit, Breakers, CircuitBreaker, RetryBudgetConfig, RetryBudgets,
-    RetryDecision, RetryPolicy, run_with_retries,
+    AttemptError, BreakerConfig, BreakerPermit, Breakers, CircuitBreaker, RetryBudgetConfig,
+    RetryBudgets, RetryDecision, RetryPolicy, RetryRules, run_guarded,
 };
 use crate::routing::Candidate;
 
@@ -69,22 +70,36 @@ impl Held {
     }
 }
 
-fn classify(error: &ProviderError) -> RetryDecision {
-    if error.is_retryable() {
-        RetryDecision::Retry {
-            after: error.retry_after(),
+impl AttemptError for ProviderError {
+    fn provider_failure(&self) -> Option<&'static str> {
+        (!self.kind().is_callers_fault()).then(|| self.kind().reason())
+    }
+
+    fn retry_decision(&self) -> RetryDecision {
+        if self.is_retryable() {
+            RetryDecision::Retry {
+                after: self.retry_after(),
+            }
+        } else {
+            RetryDecision::DoNotRetry
         }
-    } else {
-        RetryDecision::DoNotRetry
+    }
+
+    fn breaker_opened() -> Self {
+        ProviderError::new(
+            ErrorKind::CircuitOpen,
+            "circuit breaker opened during the retry backoff",
+        )
     }
 }
 
 impl Engine {
     /// Calls `candidate` with `op` through its circuit breaker, retrying
-    /// retryable failures until `deadline`; `attempts` counts the provider
-    /// calls made. A failure is recorded against the breaker here; on success
-    /// the permit is handed back, to be given back when the call ends. An open
-    /// breaker fails at once with [`ErrorKind::CircuitOpen`].
+    /// retryable failures until `deadline` (see `resilience::guarded`: every
+    /// failed attempt counts against the provider, a retry goes out only while
+    /// the breaker admits it); `attempts` counts the provider calls made. On
+    /// success the permit is handed back, to be given back when the call ends.
+    /// An open breaker fails at once with [`ErrorKind::CircuitOpen`].
     pub(super) async fn call_candidate<T, F, Fut>(
         &self,
         candidate: &Candidate,
@@ -110,29 +125,21 @@ impl Engine {
             .resilience
             .retry_budgets
             .for_provider(&candidate.provider);
-        let result = run_with_retries(
-            &self.resilience.policy,
-            &retry_budget,
-            Some(deadline),
-            classify,
-            |retry| {
-                *attempts += 1;
-                if retry > 0 {
-                    metrics::counter!("llm_provider_retries_total", "provider" => candidate.provider.to_string())
-                        .increment(1);
-                    tracing::info!(provider = %candidate.provider, model = %candidate.model, retry, "router.retry");
-                }
-                op()
-            },
-        )
-        .await;
-        let held = Held { breaker, permit };
-        match result {
-            Ok(value) => Ok((value, held)),
-            Err(error) => {
-                held.failed(&error);
-                Err(error)
+        let rules = RetryRules {
+            policy: &self.resilience.policy,
+            budget: &retry_budget,
+            deadline: Some(deadline),
+        };
+        let (value, permit) = run_guarded(&breaker, permit, rules, |retry| {
+            *attempts += 1;
+            if retry > 0 {
+                metrics::counter!("llm_provider_retries_total", "provider" => candidate.provider.to_string())
+                    .increment(1);
+                tracing::info!(provider = %candidate.provider, model = %candidate.model, retry, "router.retry");
             }
-        }
+            op()
+        })
+        .await?;
+        Ok((value, Held { breaker, permit }))
     }
 }

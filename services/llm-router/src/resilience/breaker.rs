@@ -1,7 +1,8 @@
 //! Per-provider circuit breakers (per router replica, like Envoy's outlier
 //! detection).
 //!
-//! A candidate call whose retries are exhausted counts one failure; after
+//! Every failed attempt counts, retries included (see `record_failed_attempt`),
+//! and a stream cut after it started counts one failure; after
 //! `failure_threshold` consecutive failures the breaker opens for `open_for`;
 //! then it half-opens and lets exactly one probe through: success closes it,
 //! failure re-opens it for twice as long (up to `max_open_for`).
@@ -260,6 +261,29 @@ impl CircuitBreaker {
         permit
             .shared
             .complete(permit.generation, permit.probe, Ok(()), Some(latency));
+    }
+
+    /// One attempt under `permit` failed and a retry may follow. It counts
+    /// against the provider at once, so an outage opens the breaker within
+    /// the first few attempts rather than after five whole candidates (each
+    /// with its retries). Give the permit back with [`Self::release`]
+    /// afterwards, not `record_failure`: the failure is already counted.
+    pub fn record_failed_attempt(&self, permit: &BreakerPermit, reason: &str) {
+        permit
+            .shared
+            .complete(permit.generation, permit.probe, Err(reason), None);
+    }
+
+    /// Whether a retry under `permit` may go out: not once the breaker moved
+    /// on since it was issued (it opened), and never for the half-open probe,
+    /// whose one attempt decides.
+    pub fn admits_retry(&self, permit: &BreakerPermit) -> bool {
+        !permit.probe && self.shared.inner.lock().generation == permit.generation
+    }
+
+    /// Gives back a permit whose outcome was already counted attempt by attempt.
+    pub fn release(&self, mut permit: BreakerPermit) {
+        permit.done = true;
     }
 
     /// The call failed after its retries. `reason` is a classified, secret-free summary.

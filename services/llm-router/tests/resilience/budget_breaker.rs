@@ -1,7 +1,8 @@
 //! The budget breaker's rules with an injected clock, on Redis and on memory.
 
 use super::support::{
-    FakeLedger, breaker, delete_prefix, memory_store, record, redis, redis_store, usd, utc,
+    FakeLedger, breaker, delete_prefix, memory_store, record, redis, redis_cluster, redis_store,
+    usd, utc,
 };
 use llm_router::budget::{BudgetConfig, BudgetError, BudgetState, BudgetStore, RefusalReason};
 use llm_router::clock::{Clock, ManualClock};
@@ -23,12 +24,15 @@ fn config() -> BudgetConfig {
 pub enum Backend {
     Memory,
     Redis,
+    /// A Redis Cluster of the test's own (three primaries, a replica each).
+    RedisCluster,
 }
 
 pub struct Env {
     pub store: Arc<dyn BudgetStore>,
     pub redis: Option<(RedisHandle, String)>,
     _cleanup: Option<super::support::Cleanup>,
+    _cluster: Option<test_support::RedisCluster>,
 }
 
 pub async fn env(backend: Backend, config: &BudgetConfig) -> Env {
@@ -37,6 +41,7 @@ pub async fn env(backend: Backend, config: &BudgetConfig) -> Env {
             store: memory_store(config),
             redis: None,
             _cleanup: None,
+            _cluster: None,
         },
         Backend::Redis => {
             let handle = redis(config.store_timeout).await;
@@ -45,6 +50,20 @@ pub async fn env(backend: Backend, config: &BudgetConfig) -> Env {
                 store: redis_store(&handle, &prefix, config),
                 _cleanup: Some(super::support::Cleanup(prefix.clone())),
                 redis: Some((handle, prefix)),
+                _cluster: None,
+            }
+        }
+        Backend::RedisCluster => {
+            // Callers skip the test first where no cluster can run.
+            let (handle, cluster) = redis_cluster(config.store_timeout)
+                .await
+                .expect("redis-server");
+            let prefix = "fe:".to_owned();
+            Env {
+                store: redis_store(&handle, &prefix, config),
+                redis: Some((handle, prefix)),
+                _cleanup: None,
+                _cluster: Some(cluster),
             }
         }
     }
@@ -375,6 +394,13 @@ macro_rules! on_both {
         mod on_redis {
             use super::*;
             $( #[tokio::test] async fn $name() { super::$name(Backend::Redis).await } )*
+        }
+        mod on_redis_cluster {
+            use super::*;
+            $( #[tokio::test] async fn $name() {
+                if test_support::cluster_skipped() { return }
+                super::$name(Backend::RedisCluster).await
+            } )*
         }
     };
 }

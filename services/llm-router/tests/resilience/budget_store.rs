@@ -1,6 +1,6 @@
 //! One conformance suite for `BudgetStore`, run against Redis and memory.
 
-use super::support::{redis, usd, utc};
+use super::support::{redis, redis_cluster, usd, utc};
 use chrono::{DateTime, Utc};
 use llm_router::budget::{
     BudgetStore, MemoryBudgetStore, Period, RedisBudgetStore, ReserveOutcome, ReserveRequest,
@@ -67,7 +67,7 @@ macro_rules! store_suite {
 
             #[tokio::test]
             async fn state_is_absent_until_initialized() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else { return };
                 let p = period();
                 assert_eq!(store.snapshot(&p, now()).await.unwrap(), None);
                 assert_eq!(
@@ -87,7 +87,7 @@ macro_rules! store_suite {
 
             #[tokio::test]
             async fn reserve_and_settle_are_idempotent_by_request_id() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else { return };
                 let p = period();
                 store.initialize(&p, Micros::ZERO, p.start, now()).await.unwrap();
                 let ReserveOutcome::Admitted { spent, reserved, epoch } =
@@ -119,7 +119,7 @@ macro_rules! store_suite {
 
             #[tokio::test]
             async fn admits_up_to_exactly_the_limit() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else { return };
                 let p = period();
                 store.initialize(&p, usd("60"), p.start, now()).await.unwrap();
                 assert!(matches!(
@@ -144,7 +144,7 @@ macro_rules! store_suite {
 
             #[tokio::test]
             async fn blocks_from_block_at() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else { return };
                 let p = period();
                 store.initialize(&p, usd("94.999999"), p.start, now()).await.unwrap();
                 assert!(matches!(
@@ -160,7 +160,7 @@ macro_rules! store_suite {
 
             #[tokio::test]
             async fn unsettled_reservations_expire_after_the_ttl() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else { return };
                 let p = period();
                 store.initialize(&p, Micros::ZERO, p.start, now()).await.unwrap();
                 store.reserve(&reserve(&p, "dead", usd("50"), now())).await.unwrap();
@@ -178,7 +178,7 @@ macro_rules! store_suite {
 
             #[tokio::test]
             async fn a_settle_for_an_older_epoch_releases_without_adding() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else { return };
                 let p = period();
                 store.initialize(&p, Micros::ZERO, p.start, now()).await.unwrap();
                 store.reserve(&reserve(&p, "r", usd("5"), now())).await.unwrap();
@@ -192,7 +192,7 @@ macro_rules! store_suite {
 
             #[tokio::test]
             async fn a_release_only_clean_up_frees_without_a_tombstone() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else { return };
                 let p = period();
                 store.initialize(&p, Micros::ZERO, p.start, now()).await.unwrap();
                 let cleanup = SettleRequest { release_only: true, ..settle(&p, "lost", Micros::ZERO, None, now()) };
@@ -218,7 +218,7 @@ macro_rules! store_suite {
 
             #[tokio::test]
             async fn reset_zeroes_spend_and_keeps_calls_in_flight() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else { return };
                 let p = period();
                 store.initialize(&p, usd("90"), p.start, now()).await.unwrap();
                 store.reserve(&reserve(&p, "in-flight", usd("2"), now())).await.unwrap();
@@ -232,7 +232,7 @@ macro_rules! store_suite {
 
             #[tokio::test]
             async fn periods_are_independent() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else { return };
                 let nov = period();
                 let dec = Period::containing(nov.end, chrono::FixedOffset::east_opt(0).unwrap());
                 store.initialize(&nov, usd("80"), nov.start, now()).await.unwrap();
@@ -252,7 +252,7 @@ macro_rules! store_suite {
             // answered for that period.
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_settles_each_get_their_own_outcome() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else { return };
                 let p = period();
                 let dec = Period::containing(p.end, chrono::FixedOffset::east_opt(0).unwrap());
                 store.initialize(&p, Micros::ZERO, p.start, now()).await.unwrap();
@@ -285,31 +285,52 @@ macro_rules! store_suite {
 
             #[tokio::test]
             async fn answers_ping() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else { return };
                 store.ping().await.unwrap();
             }
         }
     };
 }
 
-pub(super) async fn memory() -> (Box<dyn BudgetStore>, ()) {
-    (Box::new(MemoryBudgetStore::new(ttls())), ())
+pub(super) async fn memory() -> Option<(Box<dyn BudgetStore>, ())> {
+    Some((Box::new(MemoryBudgetStore::new(ttls())), ()))
 }
 
-pub(super) async fn redis_backed() -> (
-    Box<dyn BudgetStore>,
-    (super::support::Cleanup, llm_router::redis::RedisHandle),
-) {
-    let handle = redis(Duration::from_millis(500)).await;
-    let prefix = test_support::unique_prefix("budget");
-    let store = RedisBudgetStore::new(
-        handle.client.clone(),
-        prefix.clone(),
+fn redis_store_on(client: &fred::prelude::Client, prefix: &str) -> Box<dyn BudgetStore> {
+    Box::new(RedisBudgetStore::new(
+        client.clone(),
+        prefix,
         ttls(),
         Duration::from_millis(500),
-    );
-    (Box::new(store), (super::support::Cleanup(prefix), handle))
+    ))
+}
+
+pub(super) async fn redis_backed() -> Option<(
+    Box<dyn BudgetStore>,
+    (
+        super::support::Cleanup,
+        llm_router::redis::RedisHandle,
+    ),
+)> {
+    let handle = redis(Duration::from_millis(500)).await;
+    let prefix = test_support::unique_prefix("budget");
+    let store = redis_store_on(&handle.client, &prefix);
+    Some((store, (super::support::Cleanup(prefix), handle)))
+}
+
+/// The same store on a Redis Cluster of its own (three primaries, a replica each).
+pub(super) async fn cluster_backed() -> Option<(
+    Box<dyn BudgetStore>,
+    (
+        llm_router::redis::RedisHandle,
+        test_support::RedisCluster,
+    ),
+)> {
+    let (handle, cluster) = redis_cluster(Duration::from_millis(500)).await?;
+    let store = redis_store_on(&handle.client, "fe:");
+    Some((store, (handle, cluster)))
 }
 
 store_suite!(memory_store, memory());
 store_suite!(redis_store, redis_backed());
+store_suite!(redis_cluster_store, cluster_backed());

@@ -40,6 +40,8 @@ async fn wait_until(what: &str, f: impl Fn() -> bool) {
 
 pub enum Kind {
     Redis,
+    /// A Redis Cluster of the test's own.
+    RedisCluster,
     Sqlite,
 }
 
@@ -52,6 +54,14 @@ pub async fn outbox(kind: Kind) -> (Arc<dyn Outbox>, Box<dyn std::any::Any + Sen
                 RedisStreamOutbox::new(handle.client.clone(), &prefix, Duration::from_millis(500));
             let cleanup = super::support::Cleanup(prefix);
             (Arc::new(outbox), Box::new((cleanup, handle)))
+        }
+        Kind::RedisCluster => {
+            let (handle, cluster) = super::support::redis_cluster(Duration::from_millis(500))
+                .await
+                .expect("redis-server");
+            let outbox =
+                RedisStreamOutbox::new(handle.client.clone(), "fe:", Duration::from_millis(500));
+            (Arc::new(outbox), Box::new((handle, cluster)))
         }
         Kind::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
@@ -178,6 +188,13 @@ macro_rules! on_both {
         mod redis_outbox {
             use super::*;
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Kind::Redis).await } )*
+        }
+        mod redis_cluster_outbox {
+            use super::*;
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
+                if test_support::cluster_skipped() { return }
+                super::$name(Kind::RedisCluster).await
+            } )*
         }
         mod sqlite_outbox {
             use super::*;

@@ -24,7 +24,9 @@ macro_rules! outbox_suite {
 
             #[tokio::test]
             async fn appends_peeks_in_order_and_removes() {
-                let (outbox, _guard) = $make.await;
+                let Some((outbox, _guard)) = $make.await else {
+                    return;
+                };
                 assert_eq!(outbox.depth().await.unwrap(), 0);
                 assert!(outbox.peek(10).await.unwrap().is_empty());
                 let recs = records(5);
@@ -59,7 +61,9 @@ macro_rules! outbox_suite {
 
             #[tokio::test]
             async fn rejected_entries_move_aside_and_are_kept() {
-                let (outbox, _guard) = $make.await;
+                let Some((outbox, _guard)) = $make.await else {
+                    return;
+                };
                 outbox.append(&records(3)).await.unwrap();
                 let entries = outbox.peek(10).await.unwrap();
                 outbox
@@ -86,7 +90,9 @@ macro_rules! outbox_suite {
 
             #[tokio::test]
             async fn undecodable_entries_are_moved_aside_not_returned() {
-                let (outbox, guard) = $make.await;
+                let Some((outbox, guard)) = $make.await else {
+                    return;
+                };
                 outbox.append(&records(1)).await.unwrap();
                 $corrupt(&guard).await;
                 outbox.append(&records(2)[1..]).await.unwrap();
@@ -108,22 +114,40 @@ macro_rules! outbox_suite {
 struct RedisGuard {
     handle: llm_router::redis::RedisHandle,
     prefix: String,
-    _cleanup: super::support::Cleanup,
+    _cleanup: Option<super::support::Cleanup>,
+    _cluster: Option<test_support::RedisCluster>,
 }
 
-async fn redis_outbox() -> (Box<dyn Outbox>, RedisGuard) {
+async fn redis_outbox() -> Option<(Box<dyn Outbox>, RedisGuard)> {
     let handle = super::support::redis(Duration::from_millis(500)).await;
     let prefix = test_support::unique_prefix("outbox");
     let outbox = RedisStreamOutbox::new(handle.client.clone(), &prefix, Duration::from_millis(500));
-    let _cleanup = super::support::Cleanup(prefix.clone());
-    (
+    let _cleanup = Some(super::support::Cleanup(prefix.clone()));
+    Some((
         Box::new(outbox),
         RedisGuard {
             handle,
             prefix,
             _cleanup,
+            _cluster: None,
         },
-    )
+    ))
+}
+
+/// The stream outbox on a Redis Cluster of the test's own.
+async fn cluster_outbox() -> Option<(Box<dyn Outbox>, RedisGuard)> {
+    let (handle, cluster) = super::support::redis_cluster(Duration::from_millis(500)).await?;
+    let prefix = "fe:".to_owned();
+    let outbox = RedisStreamOutbox::new(handle.client.clone(), &prefix, Duration::from_millis(500));
+    Some((
+        Box::new(outbox),
+        RedisGuard {
+            handle,
+            prefix,
+            _cleanup: None,
+            _cluster: Some(cluster),
+        },
+    ))
 }
 
 async fn redis_corrupt(guard: &RedisGuard) {
@@ -147,11 +171,11 @@ struct SqliteGuard {
     path: std::path::PathBuf,
 }
 
-async fn sqlite_outbox() -> (Box<dyn Outbox>, SqliteGuard) {
+async fn sqlite_outbox() -> Option<(Box<dyn Outbox>, SqliteGuard)> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested").join("router-outbox.db");
     let outbox = SqliteOutbox::open(&path).await.unwrap();
-    (Box::new(outbox), SqliteGuard { _dir: dir, path })
+    Some((Box::new(outbox), SqliteGuard { _dir: dir, path }))
 }
 
 async fn sqlite_corrupt(guard: &SqliteGuard) {
@@ -166,6 +190,7 @@ async fn sqlite_corrupt(guard: &SqliteGuard) {
 }
 
 outbox_suite!(redis_stream, redis_outbox(), redis_corrupt);
+outbox_suite!(redis_cluster_stream, cluster_outbox(), redis_corrupt);
 outbox_suite!(sqlite_file, sqlite_outbox(), sqlite_corrupt);
 
 #[tokio::test]

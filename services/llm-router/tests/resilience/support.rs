@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+use test_support::RedisCluster;
 
 pub fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -24,6 +25,16 @@ pub async fn redis(timeout: Duration) -> RedisHandle {
     connect(&test_support::redis_url(), timeout, Duration::from_secs(5))
         .await
         .unwrap()
+}
+
+/// A Redis Cluster owned by this test and a router connection to it; `None`
+/// (after a loud message) only where redis-server is not installed.
+pub async fn redis_cluster(timeout: Duration) -> Option<(RedisHandle, RedisCluster)> {
+    let cluster = RedisCluster::start().await?;
+    let handle = connect(&cluster.url(), timeout, Duration::from_secs(5))
+        .await
+        .unwrap();
+    Some((handle, cluster))
 }
 
 /// A ledger in memory with usage-accounting's rules: idempotent by request id,
@@ -191,9 +202,10 @@ pub fn usd(s: &str) -> Micros {
     Micros::parse_usd(s).unwrap()
 }
 
-/// Deletes every key under `prefix` (as a flush would), via SCAN + DEL in Lua.
+/// Deletes every key under `prefix` (as a flush would), via SCAN + DEL in Lua,
+/// on every primary of a cluster.
 pub async fn delete_prefix(handle: &RedisHandle, prefix: &str) {
-    use fred::prelude::LuaInterface;
+    use fred::prelude::{ClientLike, ClusterInterface, LuaInterface};
     let script = r"
         local cursor = '0'
         local n = 0
@@ -203,11 +215,28 @@ pub async fn delete_prefix(handle: &RedisHandle, prefix: &str) {
           for _, k in ipairs(r[2]) do redis.call('DEL', k); n = n + 1 end
         until cursor == '0'
         return n";
-    let _: i64 = handle
+    let pattern = vec![format!("*{prefix}*")];
+    if !handle.client.is_clustered() {
+        let _: i64 = handle
+            .client
+            .eval(script, Vec::<String>::new(), pattern)
+            .await
+            .unwrap();
+        return;
+    }
+    let primaries = handle
         .client
-        .eval(script, Vec::<String>::new(), vec![format!("*{prefix}*")])
-        .await
-        .unwrap();
+        .cached_cluster_state()
+        .expect("cluster state")
+        .unique_primary_nodes();
+    for primary in primaries {
+        let _: i64 = handle
+            .client
+            .with_cluster_node(primary)
+            .eval(script, Vec::<String>::new(), pattern.clone())
+            .await
+            .unwrap();
+    }
 }
 
 /// Deletes the prefix's keys when dropped (the end of a test), so tests leave
