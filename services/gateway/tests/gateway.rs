@@ -11,6 +11,8 @@ mod fakes;
 mod admin;
 #[path = "gateway/auth.rs"]
 mod auth;
+#[path = "gateway/connections.rs"]
+mod connections;
 #[path = "gateway/edges.rs"]
 mod edges;
 #[path = "gateway/errors.rs"]
