@@ -13,6 +13,8 @@ mod admin;
 mod auth;
 #[path = "gateway/connections.rs"]
 mod connections;
+#[path = "gateway/contract.rs"]
+mod contract;
 #[path = "gateway/edges.rs"]
 mod edges;
 #[path = "gateway/errors.rs"]
