@@ -8,7 +8,8 @@
 # blackbox configs, the Grafana dashboard (fresh + PromQL parses), compose (every profile, service
 # keys), the Kubernetes manifests (schemas + the manual's table; NetworkPolicies and service keys),
 # the Dockerfile (hadolint), the shell scripts (shellcheck), the runbook's log recipes, the
-# backup/restore test on the local PostgreSQL, and the API contract (schemathesis, pinned, in
+# backup/restore test on the local PostgreSQL, every service's /metrics (promtool check metrics on
+# the running suite: ops/metrics-check.sh), and the API contract (schemathesis, pinned, in
 # ~/.cache/fluentedge, against the suite it builds and starts on scratch ports: ops/api-check.sh).
 # Every check runs even after a failure; the exit code is 1 if any failed.
 set -uo pipefail
@@ -110,6 +111,8 @@ shell_scripts() {
 check "shellcheck" shell_scripts
 check "runbook log recipes" ops/runbook-check.sh
 check "backup/restore test (local PostgreSQL, scratch Redis)" ops/test-backup-restore.sh
+check "metrics: promtool check metrics, process_*, content type on all four services" \
+  ops/metrics-check.sh
 check "API contract: schemathesis, every check, against /openapi.json on the running suite" \
   ops/api-check.sh
 

@@ -6,6 +6,7 @@ pub mod cli;
 mod config;
 mod errors;
 mod http;
+mod metrics;
 mod rate_limit;
 mod server;
 pub mod web_config;
@@ -32,7 +33,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> Result<(), BoxError> {
-    service_kit::metrics::install();
+    service_kit::metrics::describe(metrics::FAMILIES);
     let authenticator = Arc::new(Authenticator::from_config(&config.auth)?);
     if config.auth.development() {
         tracing::warn!(

@@ -9,6 +9,7 @@ pub mod clock;
 mod config;
 pub mod delivery;
 pub mod engine;
+mod metrics;
 pub mod money;
 pub mod pricing;
 pub mod providers;
@@ -39,7 +40,7 @@ pub async fn run(
 ) -> Result<(), BoxError> {
     // Provider clients speak TLS; idempotent when `main` already did it.
     service_kit::install_crypto_provider();
-    service_kit::metrics::install();
+    service_kit::metrics::describe(metrics::FAMILIES);
     let router = assembly::Router::assemble(&config).await?;
     let mut server = GrpcServer::new(SERVICE, config.server.clone(), GRPC_SERVICES).await;
     server.authorize(api::access::policy);
