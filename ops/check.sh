@@ -7,8 +7,10 @@
 # Checks: alert rules (promtool check + unit tests + metadata/runbook links), the Prometheus and
 # blackbox configs, the Grafana dashboard (fresh + PromQL parses), compose (every profile, service
 # keys), the Kubernetes manifests (schemas + the manual's table; NetworkPolicies and service keys),
-# the Dockerfile (hadolint), the shell scripts (shellcheck), the runbook's log recipes, and the
-# backup/restore test on the local PostgreSQL.
+# the Dockerfile (hadolint), the shell scripts (shellcheck), the runbook's log recipes, the
+# backup/restore test on the local PostgreSQL, every service's /metrics (promtool check metrics on
+# the running suite: ops/metrics-check.sh), and the API contract (schemathesis, pinned, in
+# ~/.cache/fluentedge, against the suite it builds and starts on scratch ports: ops/api-check.sh).
 # Every check runs even after a failure; the exit code is 1 if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -104,11 +106,15 @@ hadolint_check() {
 check "hadolint docker/Dockerfile" hadolint_check
 
 shell_scripts() {
-  shellcheck ops/*.sh ops/backup/*.sh ops/prometheus/*.sh && echo "shellcheck: clean"
+  shellcheck -x ops/*.sh ops/lib/*.sh ops/backup/*.sh ops/prometheus/*.sh && echo "shellcheck: clean"
 }
 check "shellcheck" shell_scripts
 check "runbook log recipes" ops/runbook-check.sh
 check "backup/restore test (local PostgreSQL, scratch Redis)" ops/test-backup-restore.sh
+check "metrics: promtool check metrics, process_*, content type on all four services" \
+  ops/metrics-check.sh
+check "API contract: schemathesis, every check, against /openapi.json on the running suite" \
+  ops/api-check.sh
 
 say "ops summary"
 [ ${#skipped[@]} -eq 0 ] || echo "skipped: ${skipped[*]}"

@@ -53,6 +53,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), BoxError> {
     let cancel = CancellationToken::new();
+    service_kit::metrics::describe(metrics::FAMILIES);
     service_kit::bootstrap::spawn_metrics(config.server.metrics_addr.as_deref(), cancel.clone())
         .await?;
     let store = open_store(&config)?;

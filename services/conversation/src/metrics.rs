@@ -1,7 +1,22 @@
 //! The service's own metrics (closed label vocabularies only).
 
 use crate::storage::PoolStats;
+use service_kit::metrics::{DB_POOL_CONNECTIONS, Family, Kind};
 use std::time::Duration;
+
+pub const FAMILIES: &[Family] = &[
+    Family::new(
+        "conversation_messages_total",
+        Kind::Counter,
+        "Exchanges (learner message and tutor reply), by how they ended.",
+    ),
+    Family::new(
+        "conversation_tutor_reply_duration_seconds",
+        Kind::Histogram,
+        "Time to a tutor reply, by mode (unary, streamed) and how it ended.",
+    ),
+    DB_POOL_CONNECTIONS,
+];
 
 /// How an exchange ended: `completed`, `failed`, `partial` (cut mid-reply),
 /// or `replayed` (a retry answered from storage).
@@ -21,4 +36,14 @@ pub fn pool(stats: PoolStats) {
     let idle = stats.idle.min(stats.size);
     metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
     metrics::gauge!("db_pool_connections", "state" => "active").set(f64::from(stats.size - idle));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_recorded_metric_has_help() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let missing = service_kit::metrics::undescribed_in(&src, super::FAMILIES);
+        assert!(missing.is_empty(), "no HELP text for {missing:?}");
+    }
 }

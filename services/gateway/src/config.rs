@@ -22,6 +22,9 @@ pub struct Config {
     pub stream_timeout: Duration,
     /// How long `/ready` waits for each backend's health (`GATEWAY_READY_TIMEOUT_MS`).
     pub ready_timeout: Duration,
+    /// Header-read and idle limits of each connection
+    /// (`GATEWAY_HEADER_READ_TIMEOUT_MS`, `GATEWAY_IDLE_TIMEOUT_MS`).
+    pub connection_limits: crate::server::ConnectionLimits,
     /// Largest request body accepted (`GATEWAY_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
     /// How long in-flight requests get after SIGTERM (`SHUTDOWN_GRACE_MS`).
@@ -148,6 +151,14 @@ impl Config {
             request_timeout,
             stream_timeout: env.millis_or("GATEWAY_STREAM_TIMEOUT_MS", Duration::from_secs(600))?,
             ready_timeout: env.millis_or("GATEWAY_READY_TIMEOUT_MS", Duration::from_secs(1))?,
+            connection_limits: crate::server::ConnectionLimits {
+                header_read_timeout: env
+                    .millis_or("GATEWAY_HEADER_READ_TIMEOUT_MS", Duration::from_secs(10))?,
+                idle_timeout: env.millis_or(
+                    "GATEWAY_IDLE_TIMEOUT_MS",
+                    request_timeout + Duration::from_secs(30),
+                )?,
+            },
             max_body_bytes: env.parse_or("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)?,
             shutdown_grace: env.millis_or("SHUTDOWN_GRACE_MS", Duration::from_secs(25))?,
             auth: AuthConfig::from_env(env)?,
@@ -167,6 +178,18 @@ impl Config {
             return Err(ConfigError::new(
                 "GATEWAY_REQUEST_TIMEOUT_MS",
                 "must be at least 1",
+            ));
+        }
+        if config.connection_limits.header_read_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "GATEWAY_HEADER_READ_TIMEOUT_MS",
+                "must be at least 1",
+            ));
+        }
+        if config.connection_limits.idle_timeout <= config.request_timeout {
+            return Err(ConfigError::new(
+                "GATEWAY_IDLE_TIMEOUT_MS",
+                "must exceed GATEWAY_REQUEST_TIMEOUT_MS: a call waiting for its reply moves no bytes",
             ));
         }
         if config.max_body_bytes < 1024 {

@@ -6,13 +6,14 @@ pub mod cli;
 mod config;
 mod errors;
 mod http;
+mod metrics;
 mod rate_limit;
+mod server;
 pub mod web_config;
 
 pub use config::{AuthConfig, Config, DEVELOPMENT_JWT_SECRET};
 
 use auth::Authenticator;
-use axum::serve::ListenerExt;
 use backends::Backends;
 use rate_limit::RateLimiter;
 use service_kit::bootstrap::{BoxError, Shutdown};
@@ -32,7 +33,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> Result<(), BoxError> {
-    service_kit::metrics::install();
+    service_kit::metrics::describe(metrics::FAMILIES);
     let authenticator = Arc::new(Authenticator::from_config(&config.auth)?);
     if config.auth.development() {
         tracing::warn!(
@@ -45,25 +46,20 @@ pub async fn run(
     let app = http::router(&config, backends, authenticator, limiter);
     let addr = listener.local_addr()?;
     tracing::info!(service = SERVICE, addr = %addr, version = env!("CARGO_PKG_VERSION"), "server.started");
-    let listener = listener.tap_io(|tcp| {
-        // Nagle + delayed ACK would add ~40 ms to small responses.
-        let _ = tcp.set_nodelay(true);
-    });
-    let drained = tokio_util::sync::CancellationToken::new();
-    let signal = {
-        let drained = drained.clone();
-        async move {
-            shutdown.await;
-            tracing::info!(service = SERVICE, "server.draining");
-            drained.cancel();
-        }
-    };
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
-    let grace = config.shutdown_grace;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = server::serve(listener, app, config.connection_limits, stop.clone());
+    tokio::pin!(server);
     tokio::select! {
-        result = server => result?,
-        _ = async { drained.cancelled().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!(service = SERVICE, "server.grace_expired");
+        () = &mut server => {}
+        () = shutdown => {
+            tracing::info!(service = SERVICE, "server.draining");
+            stop.cancel();
+            tokio::select! {
+                () = server => {}
+                () = tokio::time::sleep(config.shutdown_grace) => {
+                    tracing::warn!(service = SERVICE, "server.grace_expired");
+                }
+            }
         }
     }
     tracing::info!(service = SERVICE, "server.stopped");

@@ -11,6 +11,10 @@ mod fakes;
 mod admin;
 #[path = "gateway/auth.rs"]
 mod auth;
+#[path = "gateway/connections.rs"]
+mod connections;
+#[path = "gateway/contract.rs"]
+mod contract;
 #[path = "gateway/edges.rs"]
 mod edges;
 #[path = "gateway/errors.rs"]

@@ -9,6 +9,7 @@ pub mod clock;
 mod config;
 pub mod delivery;
 pub mod engine;
+mod metrics;
 pub mod money;
 pub mod pricing;
 pub mod providers;
@@ -40,7 +41,7 @@ pub async fn run(
 ) -> Result<(), BoxError> {
     // Provider clients speak TLS; idempotent when `main` already did it.
     service_kit::install_crypto_provider();
-    service_kit::metrics::install();
+    service_kit::metrics::describe(metrics::FAMILIES);
     // Every task runs in this tracker (or one the parts wait for at their
     // shutdown): nothing is cut when the process exits.
     let tasks = TaskTracker::new();

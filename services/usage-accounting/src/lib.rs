@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod ledger;
+mod metrics;
 mod readiness;
 pub mod retention;
 pub mod storage;
@@ -30,7 +31,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> Result<(), BoxError> {
-    service_kit::metrics::install();
+    service_kit::metrics::describe(metrics::FAMILIES);
     // A bad URL or an uncreatable SQLite directory is a configuration error: fail now.
     let store = storage::open(&config.database, config.db_max_connections)?;
     let metrics_stop = CancellationToken::new();

@@ -18,11 +18,5 @@ pub(super) async fn health() -> impl IntoResponse {
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub(super) async fn metrics() -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        service_kit::metrics::render(),
-    )
+    service_kit::metrics::response()
 }

@@ -1,6 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations and the
 //! DTOs' schemas, rendered once at start-up and served at `/openapi.json`.
 
+use super::contract::CommonResponses;
 use super::dto::admin::*;
 use super::dto::talk::*;
 use super::dto::{ErrorBody, ErrorDetail};
@@ -46,7 +47,7 @@ use utoipa::{Modify, OpenApi};
         BudgetDto, ProviderDto, UsageRowDto, UsageRecordDto,
         ChatCompletionRequest, ChatCompletion, EmbeddingsRequest, EmbeddingsResponse, ModelList,
     )),
-    modifiers(&Security),
+    modifiers(&Security, &CommonResponses),
     tags(
         (name = "ops", description = "Liveness, readiness, metrics (no authentication)"),
         (name = "talk", description = "The learners' app API (JWT)"),

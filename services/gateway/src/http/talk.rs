@@ -253,7 +253,7 @@ pub(super) async fn list_sessions(
 
 /// One of the caller's sessions (another learner's is 404).
 #[utoipa::path(get, path = "/api/talk/sessions/{id}", tag = "talk",
-    params(("id" = String, Path, description = "Session id")),
+    params(("id" = uuid::Uuid, Path, description = "Session id")),
     responses((status = 200, body = SessionDto), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn get_session(
@@ -277,7 +277,7 @@ pub(super) async fn get_session(
 
 /// Archive or unarchive a session.
 #[utoipa::path(patch, path = "/api/talk/sessions/{id}", tag = "talk",
-    params(("id" = String, Path, description = "Session id")),
+    params(("id" = uuid::Uuid, Path, description = "Session id")),
     request_body = UpdateSessionBody,
     responses((status = 200, body = SessionDto), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -302,7 +302,7 @@ pub(super) async fn update_session(
 
 /// Delete a session and its messages.
 #[utoipa::path(delete, path = "/api/talk/sessions/{id}", tag = "talk",
-    params(("id" = String, Path, description = "Session id")),
+    params(("id" = uuid::Uuid, Path, description = "Session id")),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn delete_session(
@@ -325,7 +325,7 @@ pub(super) async fn delete_session(
 
 /// A session's messages, oldest first.
 #[utoipa::path(get, path = "/api/talk/sessions/{id}/messages", tag = "talk",
-    params(("id" = String, Path, description = "Session id"), ListMessagesQuery),
+    params(("id" = uuid::Uuid, Path, description = "Session id"), ListMessagesQuery),
     responses((status = 200, body = MessagePage), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn list_messages(

@@ -65,8 +65,13 @@ pub struct BudgetReply {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ResetBudgetBody {
-    /// Why (recorded in the audit log).
+    /// Why (recorded in the audit log): at most 500 characters, no control
+    /// characters other than tab, line feed and carriage return.
     #[serde(default)]
+    #[schema(
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub reason: Option<String>,
 }
 
@@ -127,8 +132,15 @@ pub struct ProvidersReply {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OverrideBody {
     /// A provider name from `GET /api/v1/admin/providers`.
+    #[schema(min_length = 1)]
     pub provider: String,
+    /// Why (recorded in the audit log): at most 500 characters, no control
+    /// characters other than tab, line feed and carriage return.
     #[serde(default)]
+    #[schema(
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub reason: Option<String>,
 }
 
@@ -143,8 +155,14 @@ pub struct OverrideReply {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
+    /// `YYYY-MM`; not with `from`/`to`.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: Option<String>,
+    /// RFC 3339; not with `month`.
+    #[param(format = DateTime)]
     pub from: Option<String>,
+    /// RFC 3339, after `from`; not with `month`.
+    #[param(format = DateTime)]
     pub to: Option<String>,
 }
 
@@ -152,6 +170,7 @@ pub struct PeriodQuery {
 #[into_params(parameter_in = Query)]
 pub struct SummaryQuery {
     /// Comma list of `provider`, `model`, `user`, `day`; absent: one total.
+    #[param(pattern = "^(provider|model|user|day)(,(provider|model|user|day))*$")]
     pub group_by: Option<String>,
 }
 
@@ -162,7 +181,8 @@ pub struct UsageFilterQuery {
     pub model: Option<String>,
     pub user_id: Option<String>,
     pub session_id: Option<String>,
-    /// 1 to 500 (default 50).
+    /// 1 to 500 (default 50; 0 also means the default).
+    #[param(maximum = 500)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }

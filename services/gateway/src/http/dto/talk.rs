@@ -53,12 +53,20 @@ fn level_proto(level: Option<Level>) -> i32 {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendMessageBody {
+    #[schema(format = Uuid)]
     pub session_id: String,
-    /// The learner's text (1 to 4000 characters).
+    /// The learner's text (1 to 4000 characters, not only whitespace; no
+    /// control characters other than tab, line feed and carriage return).
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub content: String,
     /// Idempotency key chosen by the client (e.g. a UUID): retrying with the
     /// same id never makes a second exchange.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,128}$")]
     pub client_message_id: Option<String>,
 }
 
@@ -215,8 +223,9 @@ pub struct CreateSessionBody {
     /// Absent: the learner's profile level, else B1.
     #[serde(default)]
     pub level: Option<Level>,
-    /// Absent: the scenario's title.
+    /// Absent: the scenario's title. At most 200 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub title: Option<String>,
 }
 
@@ -233,7 +242,8 @@ impl CreateSessionBody {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListSessionsQuery {
-    /// 1 to 100 (default 20).
+    /// 1 to 100 (default 20; 0 also means the default).
+    #[param(maximum = 100)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
     pub include_archived: Option<bool>,
@@ -249,7 +259,8 @@ pub struct SessionPage {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListMessagesQuery {
-    /// 1 to 200 (default 50).
+    /// 1 to 200 (default 50; 0 also means the default).
+    #[param(maximum = 200)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
@@ -288,11 +299,15 @@ impl From<pb::Profile> for ProfileDto {
 /// Fields left out are left unchanged.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateProfileBody {
+    /// At most 100 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub display_name: Option<String>,
     #[serde(default)]
     pub level: Option<Level>,
+    /// A BCP 47 tag (`ja`, `pt-BR`), or empty to clear it.
     #[serde(default)]
+    #[schema(max_length = 35, pattern = "^([A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*)?$")]
     pub native_language: Option<String>,
 }
 

@@ -25,14 +25,17 @@ pub enum MessageContent {
 pub struct ContentPart {
     /// Only `text` parts are supported.
     #[serde(rename = "type")]
+    #[schema(pattern = "^text$")]
     pub kind: String,
     #[serde(default)]
+    #[schema(required = true)]
     pub text: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatMessageIn {
     /// `system`, `developer` (treated as system), `user` or `assistant`.
+    #[schema(pattern = "^(system|developer|user|assistant)$")]
     pub role: String,
     #[serde(default)]
     pub content: Option<MessageContent>,
@@ -47,16 +50,24 @@ pub struct StreamOptions {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatCompletionRequest {
     /// `sota`, `cost_effective`, or a model alias from `GET /v1/models`.
+    #[schema(min_length = 1)]
     pub model: String,
+    /// 1 to 256 messages.
+    #[schema(min_items = 1, max_items = 256)]
     pub messages: Vec<ChatMessageIn>,
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub max_tokens: Option<u32>,
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub max_completion_tokens: Option<u32>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 2)]
     pub temperature: Option<f32>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1)]
     pub top_p: Option<f32>,
+    /// One stop sequence, or up to 4.
     #[serde(default)]
     pub stop: Option<StringOrArray>,
     // `user` (and any other field) is accepted and ignored: usage is always
@@ -67,6 +78,7 @@ pub struct ChatCompletionRequest {
     pub stream_options: Option<StreamOptions>,
     /// Only 1 is supported.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1)]
     pub n: Option<u32>,
 }
 
@@ -330,6 +342,7 @@ pub struct EmbeddingsRequest {
     pub dimensions: Option<u32>,
     /// `float` (default) or `base64` (little-endian f32, what the Python SDK asks for).
     #[serde(default)]
+    #[schema(pattern = "^(float|base64)$")]
     pub encoding_format: Option<String>,
 }
 
