@@ -143,9 +143,12 @@ impl Router {
         );
     }
 
-    /// After the server drained: settles and records of the last calls, the
-    /// delivery flush (to the ledger, else the outbox), then Redis.
+    /// After the server drained (or its grace period ended): the calls still
+    /// in flight cancelled, their callers told so; the settles and records of
+    /// the last calls, the delivery flush (to the ledger, else the outbox),
+    /// then Redis.
     pub async fn shutdown(self) {
+        self.engine.cancel_calls().await;
         self.accounting.shutdown().await;
         if let Some(redis) = self.redis {
             redis.shutdown().await;

@@ -205,7 +205,7 @@ pub fn error(e: EngineError) -> ServiceError {
             ServiceError::new(ErrorCode::AllProvidersFailed, e.to_string())
         }
         EngineError::Budget(b) => b.into(),
-        EngineError::UsageBacklog { .. } => {
+        EngineError::UsageBacklog { .. } | EngineError::ShuttingDown => {
             ServiceError::new(ErrorCode::Unavailable, e.to_string())
         }
     }
@@ -266,6 +266,10 @@ pub fn frame(f: EngineFrame) -> pb::StreamCompleteResponse {
                 StreamFailure::AllProvidersFailed { message } => {
                     (ErrorCode::AllProvidersFailed, message)
                 }
+                StreamFailure::ShuttingDown => (
+                    ErrorCode::Unavailable,
+                    "the router is shutting down: the call was cancelled; retry".to_owned(),
+                ),
                 StreamFailure::Interrupted { provider, error } => (
                     ErrorCode::StreamInterrupted,
                     format!(

@@ -33,6 +33,8 @@ pub(super) struct CallGuard {
     /// Input tokens a provider bills for a call abandoned while it works on it.
     input_estimate: u64,
     done: bool,
+    /// Counts the call as in flight for shutdown until the guard is gone.
+    _in_flight: tokio_util::task::task_tracker::TaskTrackerToken,
 }
 
 /// What a call is, for its guard.
@@ -65,6 +67,7 @@ impl Engine {
             current: None,
             input_estimate: call.input_estimate,
             done: false,
+            _in_flight: self.in_flight.token(),
         }
     }
 }

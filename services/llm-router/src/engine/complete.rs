@@ -48,7 +48,13 @@ impl Engine {
     /// Tries the call's candidates in order until one answers. A content
     /// filter's refusal is an answer (finish reason `ContentFilter`), not a
     /// reason to ask another vendor.
-    pub async fn complete(&self, mut call: ChatCall) -> Result<Completion, EngineError> {
+    pub async fn complete(&self, call: ChatCall) -> Result<Completion, EngineError> {
+        self.in_flight
+            .unless_cancelled(self.complete_now(call))
+            .await
+    }
+
+    async fn complete_now(&self, mut call: ChatCall) -> Result<Completion, EngineError> {
         let started = Instant::now();
         validate_chat(&mut call.request, &self.limits)?;
         let mut resolved = self.resolve_chat(&call.target)?;
@@ -123,6 +129,10 @@ impl Engine {
 
     /// Embeddings from the first candidate that answers.
     pub async fn embed(&self, call: EmbedCall) -> Result<Embedding, EngineError> {
+        self.in_flight.unless_cancelled(self.embed_now(call)).await
+    }
+
+    async fn embed_now(&self, call: EmbedCall) -> Result<Embedding, EngineError> {
         let started = Instant::now();
         validate_embed(&call.request)?;
         let resolved = self.resolve_embedding(call.model.as_deref())?;

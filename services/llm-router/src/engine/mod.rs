@@ -19,6 +19,7 @@ use tokio::time::Instant;
 pub mod accounting;
 mod attempt;
 mod call;
+mod cancel;
 mod complete;
 pub mod observe;
 mod request;
@@ -35,6 +36,9 @@ pub use request::{
 };
 pub use resilient::{Held, Resilience};
 pub use stream::{EngineFrame, EngineStream, StreamFailure};
+
+/// How long shutdown waits for cancelled calls to hand over their records.
+const CANCELLED_CALLS_BOUND: Duration = Duration::from_secs(10);
 
 /// How long a call may take when its caller set no deadline.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -91,6 +95,7 @@ pub struct Engine {
     resilience: Resilience,
     accounting: Option<Arc<Accounting>>,
     call_timeout: Duration,
+    in_flight: cancel::InFlightCalls,
 }
 
 impl std::fmt::Debug for Engine {
@@ -126,6 +131,7 @@ impl Engine {
             resilience: Resilience::default(),
             accounting: None,
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            in_flight: cancel::InFlightCalls::default(),
         }
     }
 
@@ -224,6 +230,17 @@ impl Engine {
         self
     }
 
+    /// At the end of the shutdown grace: cancels the calls still in flight
+    /// and waits until each has handed over its record (see `cancel`).
+    pub async fn cancel_calls(&self) {
+        if !self.in_flight.cancel_all(CANCELLED_CALLS_BOUND).await {
+            tracing::error!(
+                bound_ms = CANCELLED_CALLS_BOUND.as_millis() as u64,
+                "router.cancelled_calls_outstanding"
+            );
+        }
+    }
+
     pub fn resilience(&self) -> &Resilience {
         &self.resilience
     }
@@ -291,6 +308,14 @@ impl Engine {
     /// The cost of `usage` on `candidate`. Every routed model is priced at
     /// start-up; an engine built by hand may lack a price, which costs 0 and
     /// is logged loudly.
+    /// No cost, under the current price version.
+    fn nothing(&self) -> Cost {
+        Cost {
+            micros: crate::money::Micros::ZERO,
+            price_version: Arc::clone(self.prices.version()),
+        }
+    }
+
     pub fn cost(&self, candidate: &Candidate, usage: TokenUsage) -> Cost {
         cost_of(&self.prices, candidate, usage)
     }

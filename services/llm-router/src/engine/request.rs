@@ -79,6 +79,10 @@ pub enum EngineError {
         "usage records are backing up ({depth} waiting for the usage ledger); try again shortly"
     )]
     UsageBacklog { depth: u64 },
+    /// The router is shutting down and the grace period is over: the call
+    /// was cancelled (its usage so far recorded); retry on another replica.
+    #[error("the router is shutting down: the call was cancelled; retry")]
+    ShuttingDown,
 }
 
 impl EngineError {

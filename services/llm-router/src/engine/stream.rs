@@ -62,6 +62,9 @@ pub enum StreamFailure {
         provider: Arc<str>,
         error: ProviderError,
     },
+    /// The router is shutting down: the call was cancelled at the end of
+    /// the grace period (retry on another replica).
+    ShuttingDown,
 }
 
 pub type EngineStream = Pin<Box<dyn Stream<Item = EngineFrame> + Send>>;
@@ -69,7 +72,18 @@ pub type EngineStream = Pin<Box<dyn Stream<Item = EngineFrame> + Send>>;
 impl Engine {
     /// Validates, resolves and admits `call` against the budget now (errors
     /// before any frame), then streams it.
-    pub async fn stream(self: &Arc<Self>, mut call: ChatCall) -> Result<EngineStream, EngineError> {
+    pub async fn stream(self: &Arc<Self>, call: ChatCall) -> Result<EngineStream, EngineError> {
+        let stream = self
+            .in_flight
+            .unless_cancelled(self.open_stream(call))
+            .await?;
+        Ok(self.in_flight.until_cancelled(stream, self.nothing()))
+    }
+
+    async fn open_stream(
+        self: &Arc<Self>,
+        mut call: ChatCall,
+    ) -> Result<EngineStream, EngineError> {
         let started = Instant::now();
         validate_chat(&mut call.request, &self.limits)?;
         let mut resolved = self.resolve_chat(&call.target)?;

@@ -107,3 +107,101 @@ async fn sigterm_during_settlement_under_load_loses_no_settle_and_no_record() {
     );
     next.stop().await;
 }
+
+/// What a caller saw of a call the shutdown cancelled.
+fn unavailable(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::Unavailable
+}
+
+/// Calls that outlast the grace period: 20 streams and 10 unary calls wait
+/// at the provider when the router gets SIGTERM with a short grace. Each is
+/// cancelled at the end of the grace: its caller gets a terminal error
+/// (UNAVAILABLE; a stream's last frame says so), its usage record reaches the
+/// ledger, and its reservation is settled before the process exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_outlasting_the_grace_are_cancelled_recorded_and_settled() {
+    const STREAMS: usize = 20;
+    const UNARY: usize = 10;
+    let ledger = UsageAccounting::start().await;
+    let sim = crate::support::sim().await;
+    let mut env = RouterEnv::new(Backend::Redis, &sim, &ledger.url());
+    env.set("ROUTER_LISTEN_ADDR", "127.0.0.1:0");
+    env.set("SHUTDOWN_GRACE_MS", "500");
+    sim.set_fault(Vendor::Azure, fault("latency-ms=60000"), None);
+    let mut router = ChildProcess::spawn("llm-router", &env.pairs());
+    let addr = format!("http://{}", router.bound_addr().await);
+    let observer = Router::start(&env).await;
+
+    let mut streams = Vec::new();
+    for i in 0..STREAMS {
+        let mut client = LlmRouterClient::new(operator(&addr));
+        streams.push(tokio::spawn(async move {
+            stream(
+                &mut client,
+                call(&format!("long-stream-{i}"), pb::Tier::CostEffective, "Hi"),
+            )
+            .await
+        }));
+    }
+    let mut unary = Vec::new();
+    for i in 0..UNARY {
+        let mut client = LlmRouterClient::new(operator(&addr));
+        unary.push(tokio::spawn(async move {
+            client
+                .complete(call(
+                    &format!("long-unary-{i}"),
+                    pb::Tier::CostEffective,
+                    "Hi",
+                ))
+                .await
+        }));
+    }
+    let sim_ref = &sim;
+    eventually(
+        Duration::from_secs(30),
+        "every call waits at the provider",
+        || async { sim_ref.request_count(Vendor::Azure) >= STREAMS + UNARY },
+    )
+    .await;
+    assert!(observer.budget().await.reserved_micro_usd > 0);
+
+    router.signal("TERM");
+    assert_eq!(router.wait_exit(Duration::from_secs(30)).await, Some(0));
+
+    for s in streams {
+        match s.await.unwrap() {
+            Err(status) => assert!(unavailable(&status), "{status:?}"),
+            Ok(frames) => match frames.last() {
+                Some(pb::stream_complete_response::Frame::Error(e)) => {
+                    assert_eq!(e.grpc_code, tonic::Code::Unavailable as u32, "{e:?}");
+                }
+                other => panic!("a stream ended without a terminal error: {other:?}"),
+            },
+        }
+    }
+    for u in unary {
+        let status = u.await.unwrap().expect_err("cancelled");
+        assert!(unavailable(&status), "{status:?}");
+    }
+
+    let ledger_ref = &ledger;
+    eventually(Duration::from_secs(30), "a ledger row per call", || async {
+        ledger_ref.records().await.len() >= STREAMS + UNARY
+    })
+    .await;
+    let rows = ledger.records().await;
+    assert_eq!(rows.len(), STREAMS + UNARY, "one row per call started");
+    assert!(
+        rows.iter()
+            .all(|r| r.outcome == fluentedge_proto::usage::v1::Outcome::Cancelled as i32),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().all(|r| r.cost_micro_usd > 0),
+        "the prompt is billed"
+    );
+    let budget = observer.budget().await;
+    assert_eq!(budget.reserved_micro_usd, 0, "every reservation settled");
+    assert_eq!(budget.spent_micro_usd, ledger.spend().await.spent_micro_usd);
+    observer.stop().await;
+}
