@@ -4,8 +4,14 @@
 //! outage). Measured at the ledger (domain + storage), where the work is;
 //! gRPC adds its own per-call cost on top.
 //!
+//! The ledger first holds `INGEST_PRELOAD_ROWS` rows (default 20 000 000,
+//! `0` for an empty ledger), generated in bulk by PostgreSQL itself and
+//! spread over the last twelve months (one partition each), so the figures
+//! are those of a ledger with history: the id claims go into an index of
+//! that many ids, the rows into this month's partition.
+//!
 //! `cargo bench -p usage-accounting --bench ingest` (needs PostgreSQL on
-//! 127.0.0.1:5432, like the tests). Results: BENCHMARKS.md.
+//! 127.0.0.1:5432, like the tests; not run in CI). Results: docs/BENCHMARKS.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, Utc};
@@ -52,6 +58,7 @@ fn ingest(c: &mut Criterion) {
     let db = rt.block_on(test_support::TestDb::create());
     let store: DynStore = Arc::new(PostgresStore::connect_lazy(&db.url, 16).unwrap());
     rt.block_on(store.migrate()).unwrap();
+    rt.block_on(preload(&db.url));
     let ledger = Ledger::new(store);
 
     let mut group = c.benchmark_group("ingest_postgres");
@@ -127,6 +134,64 @@ fn ingest(c: &mut Criterion) {
     group.finish();
     rt.block_on(async move { drop(ledger) });
     drop(db);
+}
+
+/// Rows generated per statement while preloading.
+const PRELOAD_CHUNK: i64 = 1_000_000;
+
+/// Fills the ledger with `INGEST_PRELOAD_ROWS` rows of the last twelve months.
+async fn preload(url: &str) {
+    let rows: i64 = std::env::var("INGEST_PRELOAD_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000_000);
+    if rows <= 0 {
+        return;
+    }
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let started = Instant::now();
+    for months_ago in 0..13 {
+        sqlx::query(
+            "SELECT fe_ensure_month_partition('api_usage_log', now() - make_interval(months => $1))",
+        )
+        .bind(months_ago)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let mut from = 0;
+    while from < rows {
+        let to = (from + PRELOAD_CHUNK).min(rows);
+        // One id and one instant per g, spread over 365 days.
+        sqlx::query(
+            "WITH g AS (SELECT 'pre-' || lpad(n::text, 12, '0') AS id, \
+               now() - ((n * 7919) % 31536000) * interval '1 second' AS at, n \
+               FROM generate_series($1::bigint, $2::bigint - 1) n), \
+             ids AS (INSERT INTO api_usage_request_ids (request_id, created_at) \
+               SELECT id, at FROM g) \
+             INSERT INTO api_usage_log (request_id, created_at, api_provider, model_name, \
+               input_tokens, output_tokens, cost_micro_usd, price_version, user_id, session_id, \
+               calling_service, tier, outcome, latency_ms, operation) \
+             SELECT id, at, (ARRAY['azure','anthropic','bedrock'])[n % 3 + 1], 'gpt-4o-mini', \
+               1200, 300, 360, '2025-01', 'learner-' || (n % 100000), 'session-' || (n % 500000), \
+               'llm-router', 'cost_effective', 'success', 850, 'chat' FROM g",
+        )
+        .bind(from)
+        .bind(to)
+        .execute(&pool)
+        .await
+        .unwrap();
+        from = to;
+        eprintln!(
+            "ingest: preloaded {from} of {rows} rows ({:.0} s)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+    eprintln!(
+        "ingest: ledger holds {rows} rows over 12 months, generated in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 criterion_group!(benches, ingest);

@@ -1,6 +1,7 @@
 //! Retention: whole calendar months older than the configured age leave the
 //! ledger, moved to `api_usage_log_archive` (or deleted), one month per
-//! transaction.
+//! transaction (on PostgreSQL a whole partition detached, no row rewritten).
+//! The same daily task prepares the coming months' partitions.
 //!
 //! With `USAGE_RETENTION_MONTHS=N` the current month and the N calendar
 //! months before it stay; everything created before the first of those
@@ -80,16 +81,14 @@ pub async fn run_once(
     Ok(done)
 }
 
-/// Applies retention now and then every [`INTERVAL`] until `cancel`.
+/// Prepares the coming months' partitions and applies retention now and
+/// then every [`INTERVAL`] until `cancel`.
 pub async fn run_daily(store: Arc<dyn LedgerStore>, policy: Retention, cancel: CancellationToken) {
-    if policy.keep_months == 0 {
-        return;
-    }
     loop {
         // Cancelling mid-month is safe: each month moves in one transaction.
         let result = tokio::select! {
             _ = cancel.cancelled() => return,
-            result = run_once(store.as_ref(), policy, Utc::now(), false) => result,
+            result = daily(store.as_ref(), policy, Utc::now()) => result,
         };
         if let Err(e) = result {
             tracing::error!(error = %e, "retention.failed");
@@ -99,6 +98,11 @@ pub async fn run_daily(store: Arc<dyn LedgerStore>, policy: Retention, cancel: C
             _ = tokio::time::sleep(INTERVAL) => {}
         }
     }
+}
+
+async fn daily(store: &dyn LedgerStore, policy: Retention, now: DateTime<Utc>) -> Result<()> {
+    store.prepare_partitions(now).await?;
+    run_once(store, policy, now, false).await.map(|_| ())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! budget, and every admitted call's usage record reaches the ledger exactly
 //! once. What the callers saw is printed (`--no-capture`) and bounded.
 
-use super::support::{FakeLedger, breaker, record, redis_store, usd, utc};
+use super::support::{FakeLedger, breaker, cluster_connection, record, redis_store, usd, utc};
 use llm_router::budget::{BudgetBreaker, BudgetConfig, BudgetError, Period};
 use llm_router::clock::{Clock, ManualClock};
 use llm_router::delivery::{DeliveryConfig, RedisStreamOutbox, UsageDelivery};
@@ -95,7 +95,7 @@ async fn a_primary_killed_under_load_loses_nothing_and_never_overspends() {
     let mut connections = Vec::new();
     let mut replicas: Vec<(Arc<BudgetBreaker>, UsageDelivery)> = Vec::new();
     for _ in 0..3 {
-        let handle = connect_to(&cluster, config.store_timeout).await;
+        let handle = cluster_connection(&cluster, config.store_timeout).await;
         let budget = breaker(
             &config,
             redis_store(&handle, &prefix, &config),
@@ -111,7 +111,7 @@ async fn a_primary_killed_under_load_loses_nothing_and_never_overspends() {
 
     // Samples the shared state throughout; a sample that errors (the
     // primary is gone) is skipped, every answered one must fit the budget.
-    let watcher_handle = connect_to(&cluster, config.store_timeout).await;
+    let watcher_handle = cluster_connection(&cluster, config.store_timeout).await;
     let watcher_store = redis_store(&watcher_handle, &prefix, &config);
     let stop = Arc::new(AtomicBool::new(false));
     let samples = Arc::new(AtomicU64::new(0));
@@ -276,13 +276,4 @@ async fn a_primary_killed_under_load_loses_nothing_and_never_overspends() {
         "errors went on for {error_window:?} (promotion took {promoted_after:?})"
     );
     drop(connections);
-}
-
-async fn connect_to(
-    cluster: &test_support::RedisCluster,
-    timeout: Duration,
-) -> llm_router::redis::RedisHandle {
-    llm_router::redis::connect(&cluster.url(), timeout, Duration::from_secs(5))
-        .await
-        .unwrap()
 }

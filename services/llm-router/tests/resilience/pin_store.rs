@@ -2,7 +2,7 @@
 //! a Redis Cluster: a pin set through one replica's connection reaches
 //! another replica's local copy, and clearing it does too.
 
-use super::support::{Cleanup, redis, redis_cluster};
+use super::support::{Cleanup, cluster_connection, redis, redis_cluster};
 use llm_router::admin::{PinStore, ProviderOverride, RedisPinStore, sync_pin};
 use llm_router::redis::RedisHandle;
 use std::sync::Arc;
@@ -61,9 +61,6 @@ async fn on_redis_cluster() {
     let Some((writer, cluster)) = redis_cluster(TIMEOUT).await else {
         return;
     };
-    let reader =
-        llm_router::redis::connect(&cluster.url(), TIMEOUT, Duration::from_secs(5))
-            .await
-            .unwrap();
+    let reader = cluster_connection(&cluster, TIMEOUT).await;
     a_pin_set_on_one_replica_reaches_another(&writer, &reader, "fe:").await;
 }

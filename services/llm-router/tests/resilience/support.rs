@@ -31,10 +31,15 @@ pub async fn redis(timeout: Duration) -> RedisHandle {
 /// (after a loud message) only where redis-server is not installed.
 pub async fn redis_cluster(timeout: Duration) -> Option<(RedisHandle, RedisCluster)> {
     let cluster = RedisCluster::start().await?;
-    let handle = connect(&cluster.url(), timeout, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let handle = cluster_connection(&cluster, timeout).await;
     Some((handle, cluster))
+}
+
+/// One more connection to `cluster`, as another router replica would have.
+pub async fn cluster_connection(cluster: &RedisCluster, timeout: Duration) -> RedisHandle {
+    connect(&cluster.url(), timeout, Duration::from_secs(5))
+        .await
+        .unwrap()
 }
 
 /// A ledger in memory with usage-accounting's rules: idempotent by request id,

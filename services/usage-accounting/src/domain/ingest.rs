@@ -19,6 +19,9 @@ pub enum Stored {
     Created,
     /// The id was already recorded; this is the row there.
     Existing(Box<UsageRecord>),
+    /// The id was recorded in a month that retention has since deleted: a
+    /// redelivery is a duplicate (it was counted then), never a second row.
+    Retired,
 }
 
 /// A different record already stands under this request id.
@@ -91,6 +94,7 @@ impl IngestPlan {
             match stored.get(i)? {
                 Stored::Created => self.offered.get(i),
                 Stored::Existing(row) => Some(row),
+                Stored::Retired => None,
             }
         };
         let judge = |record: &UsageRecord, row: Option<&UsageRecord>| match row {
@@ -116,8 +120,12 @@ impl IngestPlan {
                 Item::Invalid(e) => ItemOutcome::Invalid(e.clone()),
                 Item::Offered(i) => match stored.get(*i) {
                     Some(Stored::Created) => ItemOutcome::Created,
+                    Some(Stored::Retired) => ItemOutcome::Duplicate,
                     _ => judge(&self.offered[*i], standing(*i)),
                 },
+                Item::Repeat(i, _) if matches!(stored.get(*i), Some(Stored::Retired)) => {
+                    ItemOutcome::Duplicate
+                }
                 Item::Repeat(i, record) => judge(record, standing(*i)),
             })
             .collect()

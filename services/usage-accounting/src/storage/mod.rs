@@ -3,6 +3,7 @@
 //! through one conformance suite (`tests/usage_accounting/conformance.rs`).
 
 mod postgres;
+mod postgres_partitions;
 mod rows;
 mod sqlite;
 
@@ -85,6 +86,12 @@ pub trait LedgerStore: Send + Sync + 'static {
         action: RetentionAction,
         dry_run: bool,
     ) -> Result<Retired>;
+
+    /// Creates what the coming months' records need ahead of time (the
+    /// PostgreSQL partitions; nothing elsewhere). Idempotent.
+    async fn prepare_partitions(&self, _now: DateTime<Utc>) -> Result<()> {
+        Ok(())
+    }
 
     fn pool_stats(&self) -> PoolStats;
 }

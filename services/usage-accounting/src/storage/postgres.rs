@@ -1,4 +1,5 @@
-//! The PostgreSQL ledger (production).
+//! The PostgreSQL ledger (production), partitioned by month
+//! (`postgres_partitions`).
 //!
 //! Inserts are one `INSERT … SELECT FROM UNNEST(arrays) … ON CONFLICT DO
 //! NOTHING` statement, whatever the batch size: atomic, one round trip, one
@@ -6,6 +7,7 @@
 //! concurrent batches sharing ids take their index locks in the same order and
 //! cannot deadlock each other.
 
+use super::postgres_partitions as partitions;
 use super::rows::{self, COLUMNS};
 use super::{
     LedgerStore, PoolStats, ResetStored, Result, RetentionAction, Retired, counted_from, to_u64,
@@ -21,24 +23,37 @@ use std::collections::{HashMap, HashSet};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-const INSERT: &str = "INSERT INTO api_usage_log (request_id, created_at, api_provider, \
-     model_name, input_tokens, output_tokens, cost_micro_usd, price_version, user_id, session_id, \
-     calling_service, tier, outcome, latency_ms, operation) \
-     SELECT t.* FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::int8[], \
-     $6::int8[], $7::int8[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-     $13::text[], $14::int8[], $15::text[]) AS t(request_id, created_at, api_provider, model_name, \
-     input_tokens, output_tokens, cost_micro_usd, price_version, user_id, session_id, \
-     calling_service, tier, outcome, latency_ms, operation) \
-     WHERE NOT EXISTS (SELECT 1 FROM api_usage_log_archive a WHERE a.request_id = t.request_id) \
-     ON CONFLICT (request_id) DO NOTHING \
+// The id claims its row in api_usage_request_ids first (the ledger is
+// partitioned by month, so its own keys cannot be unique by id alone); only
+// the records whose claim succeeded are written, in the same statement.
+const INSERT: &str = "WITH t AS (SELECT * FROM UNNEST($1::text[], $2::timestamptz[], \
+     $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[], $8::text[], $9::text[], \
+     $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::text[]) \
+     AS t(request_id, created_at, api_provider, model_name, input_tokens, output_tokens, \
+     cost_micro_usd, price_version, user_id, session_id, calling_service, tier, outcome, \
+     latency_ms, operation)), \
+     claimed AS (INSERT INTO api_usage_request_ids (request_id, created_at) \
+     SELECT request_id, created_at FROM t ON CONFLICT (request_id) DO NOTHING \
+     RETURNING request_id) \
+     INSERT INTO api_usage_log (request_id, created_at, api_provider, model_name, input_tokens, \
+     output_tokens, cost_micro_usd, price_version, user_id, session_id, calling_service, tier, \
+     outcome, latency_ms, operation) \
+     SELECT t.* FROM t JOIN claimed USING (request_id) \
      RETURNING request_id";
 
-const EXISTING: &str = "SELECT request_id, created_at, api_provider, model_name, input_tokens, \
-     output_tokens, cost_micro_usd, price_version, user_id, session_id, calling_service, tier, \
-     outcome, latency_ms, operation FROM api_usage_log WHERE request_id = ANY($1) \
-     UNION ALL SELECT request_id, created_at, api_provider, model_name, input_tokens, \
-     output_tokens, cost_micro_usd, price_version, user_id, session_id, calling_service, tier, \
-     outcome, latency_ms, operation FROM api_usage_log_archive WHERE request_id = ANY($1)";
+// A stored id's row, found through its created_at (partition pruning and the
+// (created_at, request_id) index), in the ledger or the archive. An id with
+// neither was in a month retention deleted.
+const EXISTING: &str = "SELECT d.request_id AS claimed_id, u.request_id, u.created_at, \
+     u.api_provider, u.model_name, u.input_tokens, u.output_tokens, u.cost_micro_usd, \
+     u.price_version, u.user_id, u.session_id, u.calling_service, u.tier, u.outcome, \
+     u.latency_ms, u.operation \
+     FROM api_usage_request_ids d \
+     LEFT JOIN LATERAL (SELECT * FROM api_usage_log l \
+       WHERE l.created_at = d.created_at AND l.request_id = d.request_id \
+       UNION ALL SELECT * FROM api_usage_log_archive a \
+       WHERE a.created_at = d.created_at AND a.request_id = d.request_id LIMIT 1) u ON TRUE \
+     WHERE d.request_id = ANY($1)";
 
 const SPEND: &str = "WITH r AS (SELECT GREATEST($1::timestamptz, MAX(reset_at)) AS from_ts \
      FROM budget_resets WHERE reset_at >= $1 AND reset_at < $2) \
@@ -61,14 +76,40 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
-    async fn existing(&self, ids: &[String]) -> Result<HashMap<String, UsageRecord>> {
+    /// The stored row of each id, or `None` for an id whose month retention deleted.
+    async fn existing(&self, ids: &[String]) -> Result<HashMap<String, Option<UsageRecord>>> {
         let rows = sqlx::query(EXISTING)
             .bind(ids)
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|row| record(row).map(|r| (r.request_id.as_str().to_owned(), r)))
+            .map(|row| {
+                let id: String = row.try_get("claimed_id")?;
+                let found: Option<String> = row.try_get("request_id")?;
+                let stored = match found {
+                    Some(_) => Some(record(row)?),
+                    None => None,
+                };
+                Ok((id, stored))
+            })
             .collect()
+    }
+
+    async fn insert_claimed(&self, columns: &Columns) -> Result<HashSet<String>> {
+        let mut attempt = 0;
+        loop {
+            match columns.insert(&self.pool).await {
+                Ok(ids) => return Ok(ids.into_iter().collect()),
+                Err(e) if is_retryable(&e) && attempt < RETRIES => attempt += 1,
+                // A month with no partition yet (a record from before the
+                // partitions prepared ahead, or far ahead): create it, retry.
+                Err(e) if partitions::is_missing_partition(&e) && attempt < RETRIES => {
+                    partitions::ensure_months(&self.pool, columns.created.iter().copied()).await?;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 
@@ -172,7 +213,7 @@ impl LedgerStore for PostgresStore {
 
     async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.pool).await?;
-        Ok(())
+        partitions::prepare(&self.pool, Utc::now()).await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -187,14 +228,7 @@ impl LedgerStore for PostgresStore {
         let mut sorted: Vec<&UsageRecord> = records.iter().collect();
         sorted.sort_by(|a, b| a.request_id.cmp(&b.request_id));
         let columns = Columns::of(&sorted);
-        let mut attempt = 0;
-        let created: HashSet<String> = loop {
-            match columns.insert(&self.pool).await {
-                Ok(ids) => break ids.into_iter().collect(),
-                Err(e) if is_retryable(&e) && attempt < RETRIES => attempt += 1,
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let created = self.insert_claimed(&columns).await?;
         let missing: Vec<String> = columns
             .ids
             .iter()
@@ -327,40 +361,11 @@ impl LedgerStore for PostgresStore {
         action: RetentionAction,
         dry_run: bool,
     ) -> Result<Retired> {
-        // One statement each: the rows counted are exactly the rows moved.
-        let sql = match (dry_run, action) {
-            (true, _) => {
-                "SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0)::BIGINT AS cost \
-                 FROM api_usage_log WHERE created_at >= $1 AND created_at < $2"
-            }
-            (false, RetentionAction::Archive) => {
-                "WITH moved AS (DELETE FROM api_usage_log \
-                   WHERE created_at >= $1 AND created_at < $2 RETURNING *), \
-                 archived AS (INSERT INTO api_usage_log_archive (request_id, created_at, \
-                   api_provider, model_name, input_tokens, output_tokens, cost_micro_usd, \
-                   price_version, user_id, session_id, calling_service, tier, outcome, \
-                   latency_ms, operation, recorded_at) \
-                   SELECT request_id, created_at, api_provider, model_name, input_tokens, \
-                   output_tokens, cost_micro_usd, price_version, user_id, session_id, \
-                   calling_service, tier, outcome, latency_ms, operation, recorded_at FROM moved \
-                   ON CONFLICT (request_id) DO NOTHING) \
-                 SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0)::BIGINT AS cost FROM moved"
-            }
-            (false, RetentionAction::Delete) => {
-                "WITH moved AS (DELETE FROM api_usage_log \
-                   WHERE created_at >= $1 AND created_at < $2 RETURNING cost_micro_usd) \
-                 SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0)::BIGINT AS cost FROM moved"
-            }
-        };
-        let row = sqlx::query(sql)
-            .bind(start)
-            .bind(end)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Retired {
-            rows: to_u64(row.try_get("n")?, "count")?,
-            cost_micro_usd: row.try_get("cost")?,
-        })
+        partitions::retire(&self.pool, start, end, action, dry_run).await
+    }
+
+    async fn prepare_partitions(&self, now: DateTime<Utc>) -> Result<()> {
+        partitions::prepare(&self.pool, now).await
     }
 
     fn pool_stats(&self) -> PoolStats {

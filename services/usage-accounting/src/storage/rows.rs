@@ -64,28 +64,27 @@ where
     })
 }
 
-/// One answer per offered record, in order: created now, or the row already
-/// stored under its id (which must then have been found).
+/// One answer per offered record, in order: created now, or what is already
+/// stored under its id (which must then have been found): the row, or `None`
+/// where only the id's claim outlived a retired partition.
 pub(super) fn stored_in_order(
     records: &[UsageRecord],
     created: &HashSet<String>,
-    mut existing: HashMap<String, UsageRecord>,
+    mut existing: HashMap<String, Option<UsageRecord>>,
 ) -> Result<Vec<Stored>> {
     records
         .iter()
         .map(|r| {
             let id = r.request_id.as_str();
             if created.contains(id) {
-                Ok(Stored::Created)
-            } else {
-                existing
-                    .remove(id)
-                    .map(|r| Stored::Existing(Box::new(r)))
-                    .ok_or_else(|| {
-                        StorageError::Internal(format!(
-                            "request id {id:?} neither stored nor found"
-                        ))
-                    })
+                return Ok(Stored::Created);
+            }
+            match existing.remove(id) {
+                Some(Some(row)) => Ok(Stored::Existing(Box::new(row))),
+                Some(None) => Ok(Stored::Retired),
+                None => Err(StorageError::Internal(format!(
+                    "request id {id:?} neither stored nor found"
+                ))),
             }
         })
         .collect()

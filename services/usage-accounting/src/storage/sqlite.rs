@@ -134,7 +134,7 @@ impl LedgerStore for SqliteStore {
             .map(|r| r.request_id.as_str())
             .filter(|id| !created.contains(*id))
             .collect();
-        let mut existing: HashMap<String, UsageRecord> = HashMap::new();
+        let mut existing: HashMap<String, Option<UsageRecord>> = HashMap::new();
         for chunk in missing.chunks(CHUNK) {
             for table in ["api_usage_log", "api_usage_log_archive"] {
                 let mut qb = QueryBuilder::<Sqlite>::new(format!(
@@ -147,7 +147,7 @@ impl LedgerStore for SqliteStore {
                 qb.push(")");
                 for row in qb.build().fetch_all(&mut *tx).await? {
                     let r = record(&row)?;
-                    existing.insert(r.request_id.as_str().to_owned(), r);
+                    existing.insert(r.request_id.as_str().to_owned(), Some(r));
                 }
             }
         }

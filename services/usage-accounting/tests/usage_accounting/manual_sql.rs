@@ -9,7 +9,7 @@ use sqlx::Row;
 use usage_accounting::Config;
 
 /// Verbatim from the manual, whitespace included.
-const MONTHLY_COST_SQL: &str = "SELECT api_provider, model_name,
+pub(crate) const MONTHLY_COST_SQL: &str = "SELECT api_provider, model_name,
              SUM(input_tokens) as total_input,
              SUM(output_tokens) as total_output,
              SUM(estimated_cost_usd) as total_cost
