@@ -10,6 +10,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod grpc_client;
+mod grpc_health;
 pub mod grpc_server;
 pub mod metrics;
 pub mod shutdown;
