@@ -67,3 +67,53 @@ async fn sigterm_with_a_health_watch_open_exits_within_two_seconds() {
         drop(tmp);
     }
 }
+
+/// The README's `DATABASE_URL=… make run`: one database for both database
+/// services, each of which must become SERVING (their migrations coexist).
+#[tokio::test]
+async fn one_database_url_for_both_database_services_serves() {
+    let db = test_support::TestDb::create().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = tmp.path().join("outbox.db").display().to_string();
+    let mut children = Vec::new();
+    for (bin, listen_var) in [
+        ("usage-accounting", "USAGE_LISTEN_ADDR"),
+        ("conversation", "CONVERSATION_LISTEN_ADDR"),
+    ] {
+        let child = ChildProcess::spawn(
+            bin,
+            &[
+                (listen_var, "127.0.0.1:0".into()),
+                ("DATABASE_URL", db.url.clone()),
+                ("USAGE_OUTBOX_PATH", outbox.clone()),
+            ],
+        );
+        let addr = child.bound_addr().await;
+        children.push((bin, child, addr));
+    }
+    for (bin, child, addr) in &children {
+        let channel = service_kit::grpc_client::channel(&addr.to_string()).unwrap();
+        let mut serving = false;
+        for _ in 0..200 {
+            let reply = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await;
+            if reply.is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32) {
+                serving = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(serving, "{bin} never became SERVING: {:?}", child.logs());
+    }
+    for (bin, mut child, _) in children {
+        child.signal("TERM");
+        assert_eq!(
+            child.wait_exit(Duration::from_secs(10)).await,
+            Some(0),
+            "{bin}"
+        );
+    }
+}

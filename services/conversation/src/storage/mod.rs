@@ -6,6 +6,7 @@
 //! query can never reach another learner's rows; soft-deleted sessions (and
 //! with them their messages) are invisible to every read.
 
+mod pg_migrations;
 mod postgres;
 mod sqlite;
 

@@ -12,8 +12,6 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use std::time::Duration;
 use uuid::Uuid;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
 const LEARNER_COLS: &str = "id, display_name, level, native_language, created_at, updated_at";
 const SESSION_COLS: &str =
     "id, owner_id, scenario_id, level, title, archived, message_count, created_at, updated_at";
@@ -107,7 +105,7 @@ fn sql(text: String) -> sqlx::AssertSqlSafe<String> {
 #[async_trait::async_trait]
 impl Store for PostgresStore {
     async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await?;
+        super::pg_migrations::run(&self.pool).await?;
         Ok(())
     }
 
