@@ -12,6 +12,7 @@ run: ## build and run the whole suite on embedded defaults (Ctrl-C stops it)
 	@scripts/run-suite.sh
 
 test: ## every test: unit, integration (PostgreSQL + Redis on loopback), end-to-end, then the web app's
+	@scripts/test-preflight.sh
 	$(CARGO) build --workspace --bins
 	$(CARGO) nextest run --workspace --no-fail-fast
 	@$(MAKE) --no-print-directory test-web
@@ -26,7 +27,7 @@ lint: ## rustfmt check and clippy with warnings as errors
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-proto: ## regenerate proto/src/gen after editing a .proto (needs protoc)
+proto: ## regenerate proto/src/gen after editing a .proto (protoc comes from the protoc-bin-vendored crate)
 	PROTO_BLESS=1 $(CARGO) test -p fluentedge-proto --test codegen
 
 token: ## print a development JWT for `make run`'s suite (ROLE=admin for an admin; INTERNAL=1: a gRPC service token for grpcurl)

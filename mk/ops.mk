@@ -16,22 +16,38 @@ export BACKUP_DIR COMPOSE
 .PHONY: backup backup-table restore redis-backup backup-test ops-check dashboard \
         k8s-render k8s-sync-router-config k8s-prometheus-rule k8s-grafana-dashboard
 
-backup: ## pg_dump of each database (DB=name for one) into $(BACKUP_DIR)/<db>_<UTC time>.sql
+# The embedded SQLite files of `make run` (FLUENTEDGE_DATA, default .fluentedge): `make backup` and
+# `make restore` handle them when no DATABASE_URL, COMPOSE or DB is given and that directory holds
+# *.db files; STORE=postgres or STORE=sqlite chooses explicitly.
+FLUENTEDGE_DATA ?= .fluentedge
+export FLUENTEDGE_DATA
+STORE ?= $(if $(or $(DATABASE_URL),$(filter-out 0,$(COMPOSE)),$(DB)),postgres,$(if $(wildcard $(FLUENTEDGE_DATA)/*.db),sqlite,postgres))
+
+backup: ## pg_dump of each database (DB=name for one), or the embedded SQLite files, into $(BACKUP_DIR)
+ifeq ($(STORE),sqlite)
+	@python3 $(OPS_ROOT)/ops/backup/sqlite.py dump
+else
 	@$(OPS_ROOT)/ops/backup/pg.sh dump $(if $(DB),$(DB),$(if $(DATABASE_URL),,$(BACKUP_DATABASES)))
+endif
 
 backup-table: ## dump one table: make backup-table TABLE=api_usage_log [DB=fluentedge]
 	@test -n "$(TABLE)" || { echo "usage: make backup-table TABLE=<table> [DB=<database>]" >&2; exit 2; }
 	@$(OPS_ROOT)/ops/backup/pg.sh dump-table "$(TABLE)" $(DB)
 
-restore: ## restore a dump: make restore FILE=backups/fluentedge_….sql [DB=name]
-	@test -n "$(FILE)" || { echo "usage: make restore FILE=<dump.sql> [DB=<database>]" >&2; exit 2; }
+restore: ## restore a dump: make restore FILE=backups/fluentedge_….sql [DB=name], or FILE=backups/usage_….db
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=<dump.sql|backup.db> [DB=<database>]" >&2; exit 2; }
+ifneq ($(filter %.db,$(FILE)),)
+	@python3 $(OPS_ROOT)/ops/backup/sqlite.py restore "$(FILE)"
+else
 	@$(OPS_ROOT)/ops/backup/pg.sh restore "$(FILE)" $(DB)
+endif
 
 redis-backup: ## Redis BGSAVE, wait for it, copy dump.rdb into $(BACKUP_DIR)/redis_<UTC time>.rdb
 	@$(OPS_ROOT)/ops/backup/redis.sh
 
-backup-test: ## dump, drop, restore a scratch ledger on local PostgreSQL; totals must match
+backup-test: ## dump, drop, restore a scratch ledger on local PostgreSQL, then the embedded SQLite files; totals must match
 	@$(OPS_ROOT)/ops/test-backup-restore.sh
+	@$(OPS_ROOT)/ops/test-sqlite-backup-restore.sh
 
 ops-check: ## every ops check: alert rules + tests, dashboard, compose, k8s, Dockerfile, backups
 	@$(OPS_ROOT)/ops/check.sh

@@ -111,6 +111,7 @@ shell_scripts() {
 check "shellcheck" shell_scripts
 check "runbook log recipes" ops/runbook-check.sh
 check "backup/restore test (local PostgreSQL, scratch Redis)" ops/test-backup-restore.sh
+check "backup/restore test (the embedded SQLite files of make run)" ops/test-sqlite-backup-restore.sh
 check "metrics: promtool check metrics, process_*, content type on all four services" \
   ops/metrics-check.sh
 check "API contract: schemathesis, every check, against /openapi.json on the running suite" \

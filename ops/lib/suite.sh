@@ -55,7 +55,8 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))'))
   METRICS_URLS+=" llm-router=http://127.0.0.1:$router_m/metrics usage-accounting=http://127.0.0.1:$usage_m/metrics"
   local _
   for _ in $(seq 120); do
-    if curl -fsS -o /dev/null "$GATEWAY_URL/ready" 2>/dev/null; then
+    # Ready, and not degraded: the checks also use usage-accounting.
+    if curl -fsS "$GATEWAY_URL/ready" 2>/dev/null | grep -q '"degraded":\[\]'; then
       LEARNER=$("$bin/gateway" token)
       ADMIN=$("$bin/gateway" token --role admin)
       export GATEWAY_URL METRICS_URLS LEARNER ADMIN

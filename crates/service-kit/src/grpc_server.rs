@@ -65,7 +65,9 @@ pub struct GrpcServer {
     settings: ServerSettings,
     health: Health,
     health_service:
-        tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
+        tonic_health::pb::health_server::HealthServer<crate::grpc_health::DrainingHealth>,
+    /// Cancelled when draining starts: ends open health `Watch` streams.
+    draining: CancellationToken,
     routes: RoutesBuilder,
     policy: Policy,
 }
@@ -80,9 +82,8 @@ impl GrpcServer {
         grpc_services: &[&'static str],
     ) -> Self {
         let reporter = HealthReporter::new();
-        let health_service = tonic_health::pb::health_server::HealthServer::new(
-            tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
-        );
+        let draining = CancellationToken::new();
+        let health_service = crate::grpc_health::server(&reporter, draining.clone());
         let health = Health {
             reporter,
             services: grpc_services.to_vec(),
@@ -94,6 +95,7 @@ impl GrpcServer {
             settings,
             health,
             health_service,
+            draining,
             routes: RoutesBuilder::default(),
             policy: policy::deny_all,
         }
@@ -174,7 +176,7 @@ impl GrpcServer {
 
         let addr = listener.local_addr().ok();
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let draining = CancellationToken::new();
+        let draining = self.draining.clone();
         let signal = {
             let health = self.health.clone();
             let draining = draining.clone();

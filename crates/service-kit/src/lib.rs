@@ -12,6 +12,7 @@ pub mod context;
 pub mod database;
 pub mod error;
 pub mod grpc_client;
+mod grpc_health;
 pub mod grpc_server;
 pub mod metrics;
 pub mod shutdown;

@@ -170,8 +170,79 @@ async fn health_goes_not_serving_then_serving_then_not_serving_on_shutdown() {
     s.stop.take().unwrap().send(()).unwrap();
     let last = watch.message().await.unwrap().unwrap().status;
     assert_eq!(last, ServingStatus::NotServing as i32);
-    // An open Watch stream is an in-flight call: close it so the drain ends now.
-    drop(watch);
+    // Draining ends the Watch stream, so it does not hold the drain.
+    assert!(watch.message().await.unwrap().is_none());
+    s.done.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_watch_does_not_hold_the_drain_for_the_grace_period() {
+    let caller = Caller {
+        downstream: None,
+        delay: Duration::ZERO,
+        seen_context: Default::default(),
+    };
+    let settings = ServerSettings {
+        shutdown_grace: Duration::from_secs(25),
+        ..ServerSettings::for_tests()
+    };
+    let mut s = start(UsageLedgerServer::new(caller), USAGE, settings).await;
+    let _watch = HealthClient::new(grpc_client::channel(&s.addr.to_string()).unwrap())
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let asked = tokio::time::Instant::now();
+    s.stop.take().unwrap().send(()).unwrap();
+    s.done.await.unwrap().unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "drain took {:?}",
+        asked.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn watch_on_an_unknown_service_answers_service_unknown_and_stays_open() {
+    let caller = Caller {
+        downstream: None,
+        delay: Duration::ZERO,
+        seen_context: Default::default(),
+    };
+    let mut s = start(
+        UsageLedgerServer::new(caller),
+        USAGE,
+        ServerSettings::for_tests(),
+    )
+    .await;
+    let channel = grpc_client::channel(&s.addr.to_string()).unwrap();
+    let mut watch = HealthClient::new(channel.clone())
+        .watch(HealthCheckRequest {
+            service: "no.such.Service".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap().status;
+    assert_eq!(first, ServingStatus::ServiceUnknown as i32);
+    // Still open: no end of stream while the server runs.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), watch.message())
+            .await
+            .is_err()
+    );
+    // Check keeps NOT_FOUND for an unknown service.
+    let err = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: "no.such.Service".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    s.stop.take().unwrap().send(()).unwrap();
+    assert!(watch.message().await.unwrap().is_none());
     s.done.await.unwrap().unwrap();
 }
 

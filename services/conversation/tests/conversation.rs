@@ -23,5 +23,7 @@ mod service_paging;
 mod storage;
 #[path = "conversation/storage_messages.rs"]
 mod storage_messages;
+#[path = "conversation/storage_migrations.rs"]
+mod storage_migrations;
 #[path = "conversation/support.rs"]
 mod support;

@@ -109,7 +109,11 @@ impl ApiError {
                 _ => detail.to_owned(),
             }
         };
-        let error = Self::new(code, message);
+        let (public_code, message) = crate::caller_errors::for_caller(code, message);
+        let error = Self {
+            code: public_code,
+            ..Self::new(code, message)
+        };
         if error.status.is_server_error() {
             tracing::warn!(
                 backend,
@@ -297,9 +301,16 @@ mod tests {
             (e.status().as_u16(), e.code()),
             (503, "all_providers_failed")
         );
-        assert_eq!(e.message(), "azure: 503");
+        // No request context: treated as a learner, who reads no provider names.
+        assert!(!e.message().contains("azure"));
         let e = ApiError::from_stream_frame("llm-router", 8, "budget_exceeded", "over");
         assert_eq!(e.code(), "budget_exceeded");
+        let e = ApiError::from_stream_frame("llm-router", 14, "stream_interrupted", "hyper: body");
+        assert_eq!(
+            (e.status().as_u16(), e.code()),
+            (503, "provider_stream_interrupted")
+        );
+        assert!(!e.message().contains("hyper"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod backends;
+mod caller_errors;
 pub mod cli;
 mod config;
 mod errors;

@@ -50,6 +50,7 @@ export class ApiError extends Error {
       case "payload_too_large":
         return "invalid";
       case "stream_interrupted":
+      case "provider_stream_interrupted":
       case "network":
         return "connection_lost";
       case "deadline_exceeded":

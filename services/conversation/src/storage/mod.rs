@@ -7,6 +7,7 @@
 //! with them their messages) are invisible to every read.
 
 mod codec;
+mod pg_migrations;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -5,8 +5,6 @@ use super::sql::SqlStore;
 use service_kit::database::{PoolOptions, postgres_pool};
 use sqlx::Postgres;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
 pub type PostgresStore = SqlStore<Postgres>;
 
 impl SqlStore<Postgres> {
@@ -14,6 +12,6 @@ impl SqlStore<Postgres> {
     /// while the database is still coming up.
     pub fn connect_lazy(url: &str, max_connections: u32) -> Result<Self> {
         let pool = postgres_pool(url, PoolOptions::new(max_connections))?;
-        Ok(Self::new(pool, &MIGRATOR))
+        Ok(Self::new(pool, |pool| Box::pin(super::pg_migrations::run(pool))))
     }
 }

@@ -9,7 +9,8 @@ use super::{
 use crate::domain::model::{ExchangeOutcome, NewLearnerMessage, NewSession};
 use crate::domain::{Learner, Message, ProfileUpdate, Session, Usage};
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::migrate::{Migrate, Migrator};
+use futures::future::BoxFuture;
+use sqlx::migrate::MigrateError;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 use uuid::Uuid;
 
@@ -24,14 +25,18 @@ const MESSAGE_COLS: &str = "id, session_id, seq, role, content, status, input_to
 const OWNED_LIVE_SESSION: &str = "EXISTS (SELECT 1 FROM sessions s \
      WHERE s.id = messages.session_id AND s.owner_id = $2 AND s.deleted_at IS NULL)";
 
+/// Brings a backend's schema up to date (each backend records its
+/// migrations its own way: see `pg_migrations.rs`).
+pub(super) type Migrate<DB> = fn(&Pool<DB>) -> BoxFuture<'_, std::result::Result<(), MigrateError>>;
+
 pub struct SqlStore<DB: sqlx::Database> {
     pool: Pool<DB>,
-    migrator: &'static Migrator,
+    migrate: Migrate<DB>,
 }
 
 impl<DB: sqlx::Database> SqlStore<DB> {
-    pub(super) fn new(pool: Pool<DB>, migrator: &'static Migrator) -> Self {
-        Self { pool, migrator }
+    pub(super) fn new(pool: Pool<DB>, migrate: Migrate<DB>) -> Self {
+        Self { pool, migrate }
     }
 }
 
@@ -125,7 +130,6 @@ impl<DB: Codec> Store for SqlStore<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
-    DB::Connection: Migrate,
     for<'a> &'a str: Encode<'a, DB> + Type<DB> + ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
     for<'a> Option<&'a str>: Encode<'a, DB>,
@@ -137,7 +141,7 @@ where
     for<'r> Option<DB::Id>: Decode<'r, DB>,
 {
     async fn migrate(&self) -> Result<()> {
-        self.migrator.run(&self.pool).await?;
+        (self.migrate)(&self.pool).await?;
         Ok(())
     }
 

@@ -17,6 +17,6 @@ impl SqlStore<Sqlite> {
     /// `path`, lazily.
     pub fn open_lazy(path: &Path, max_connections: u32) -> Result<Self> {
         let pool = sqlite_pool(path, PoolOptions::new(max_connections))?;
-        Ok(Self::new(pool, &MIGRATOR))
+        Ok(Self::new(pool, |pool| Box::pin(MIGRATOR.run(pool))))
     }
 }

@@ -24,14 +24,39 @@ async fn ready_reports_each_dependency() {
     assert_eq!(status, 200);
     assert_eq!(
         body,
-        json!({"status": "ready", "dependencies": {"conversation": "SERVING", "llm-router": "SERVING", "usage-accounting": "SERVING"}})
+        json!({"status": "ready", "dependencies": {"conversation": "SERVING", "llm-router": "SERVING", "usage-accounting": "SERVING"}, "blocking": [], "degraded": []})
     );
-    app.fakes.health[2].set_not_serving().await;
+    // A required backend down: not ready, and the body says which.
+    app.fakes.health[1].set_not_serving().await;
     let (status, body) = json_of(app.get("/ready").send().await.unwrap()).await;
     assert_eq!(status, 503);
     assert_eq!(body["status"], "not_ready");
-    assert_eq!(body["dependencies"]["usage-accounting"], "NOT_SERVING");
+    assert_eq!(body["dependencies"]["llm-router"], "NOT_SERVING");
+    assert_eq!(body["blocking"], json!(["llm-router"]));
     assert_eq!(body["dependencies"]["conversation"], "SERVING");
+}
+
+#[tokio::test]
+async fn usage_accounting_down_keeps_the_gateway_ready_and_degraded() {
+    let app = spawn_app().await;
+    app.fakes.health[2].set_not_serving().await;
+    let (status, body) = json_of(app.get("/ready").send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["dependencies"]["usage-accounting"], "NOT_SERVING");
+    assert_eq!(body["blocking"], json!([]));
+    assert_eq!(body["degraded"], json!(["usage-accounting"]));
+    // And the LLM path still answers.
+    let r = app
+        .post_as(
+            "a",
+            "/v1/chat/completions",
+            json!({"model": "sota", "messages": [{"role": "user", "content": "Hi"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }
 
 #[tokio::test]
@@ -45,6 +70,7 @@ async fn ready_names_an_unreachable_backend() {
     let (status, body) = json_of(app.get("/ready").send().await.unwrap()).await;
     assert_eq!(status, 503);
     assert_eq!(body["dependencies"]["conversation"], "UNREACHABLE");
+    assert_eq!(body["blocking"], json!(["conversation"]));
     assert_eq!(body["dependencies"]["llm-router"], "SERVING");
 }
 

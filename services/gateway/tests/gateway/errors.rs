@@ -52,13 +52,13 @@ async fn every_grpc_code_maps_to_its_http_status_and_body() {
 #[tokio::test]
 async fn reasons_from_backends_win_over_grpc_codes() {
     let app = spawn_app().await;
-    for (reason, http) in [
-        ("budget_exceeded", 429),
-        ("rate_limited", 429),
-        ("all_providers_failed", 503),
-        ("stream_interrupted", 503),
-        ("conflict", 409),
-        ("payload_too_large", 413),
+    for (reason, http, code) in [
+        ("budget_exceeded", 429, "budget_exceeded"),
+        ("rate_limited", 429, "rate_limited"),
+        ("all_providers_failed", 503, "all_providers_failed"),
+        ("stream_interrupted", 503, "provider_stream_interrupted"),
+        ("conflict", 409, "conflict"),
+        ("payload_too_large", 413, "payload_too_large"),
     ] {
         let r = app
             .get_as("a", &format!("/api/talk/sessions/reason-{reason}"))
@@ -66,8 +66,42 @@ async fn reasons_from_backends_win_over_grpc_codes() {
             .await
             .unwrap();
         let (status, body) = json_of(r).await;
-        assert_eq!((status, app_error(&body)), (http, reason));
-        assert_eq!(body["error"]["message"], format!("injected {reason}"));
+        assert_eq!((status, app_error(&body)), (http, code));
+    }
+}
+
+/// A learner reads what to do; the backend's detail (spend, limit,
+/// providers, models) is for admins and the logs.
+#[tokio::test]
+async fn learners_get_no_internals_and_admins_keep_the_detail() {
+    let app = spawn_app().await;
+    for reason in [
+        "budget_exceeded",
+        "all_providers_failed",
+        "stream_interrupted",
+    ] {
+        let path = format!("/api/talk/sessions/reason-{reason}");
+        let (_, learner) = json_of(app.get_as("a", &path).send().await.unwrap()).await;
+        let message = learner["error"]["message"].as_str().unwrap();
+        assert!(!message.contains("injected"), "{reason}: {message}");
+        assert!(
+            message.contains("try again") || message.contains("Try again"),
+            "{message}"
+        );
+        let r = app
+            .get(&path)
+            .bearer_auth(admin("root"))
+            .send()
+            .await
+            .unwrap();
+        let (_, admin_view) = json_of(r).await;
+        assert!(
+            admin_view["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("injected {reason}")),
+            "{admin_view}"
+        );
     }
 }
 
