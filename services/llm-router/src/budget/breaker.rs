@@ -28,7 +28,15 @@ use crate::clock::SharedClock;
 use crate::money::Micros;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio_util::task::TaskTracker;
+
+/// How long a call that does not fit waits for idle slices to come back.
+const RECLAIM_WAIT: Duration = Duration::from_millis(500);
+/// How often it asks again meanwhile, and how often replicas look for a reclaim.
+pub const RECLAIM_POLL: Duration = Duration::from_millis(20);
+/// How long replicas hold no slice after a reclaim.
+const RECLAIM_HOLD: Duration = Duration::from_secs(1);
 
 /// Composes the budget's parts, each the owner of its state: the store
 /// (bounded in time), this replica's view of the state, the rebuild from the
@@ -156,7 +164,9 @@ impl BudgetBreaker {
             limit: self.config.limit,
             requested: worst_case,
         };
-        for attempt in 0..2 {
+        let mut rebuilt = false;
+        let mut reclaim_until: Option<tokio::time::Instant> = None;
+        loop {
             let req = ReserveRequest {
                 period: &period,
                 request_id,
@@ -193,7 +203,8 @@ impl BudgetBreaker {
                         downgrade,
                     ));
                 }
-                ReserveOutcome::NeedsRebuild if attempt == 0 => {
+                ReserveOutcome::NeedsRebuild if !rebuilt => {
+                    rebuilt = true;
                     self.rebuilder.for_call(&period).await?;
                 }
                 ReserveOutcome::NeedsRebuild => {
@@ -208,16 +219,30 @@ impl BudgetBreaker {
                 }
                 ReserveOutcome::WouldExceed { spent, reserved } => {
                     self.observer.observe(&period, spent, reserved);
-                    return Err(refused(RefusalReason::WouldExceed, spent, reserved));
+                    // Idle slice budget, on any replica, is budget: reclaim it
+                    // and ask again until the slices are back, before refusing.
+                    // (Slices exist only while CLOSED.)
+                    let slices_may_hold = self.slices.enabled()
+                        && reserved > Micros::ZERO
+                        && self.thresholds.state_of(spent) == BudgetState::Closed;
+                    let until = match reclaim_until {
+                        Some(until) => until,
+                        None if slices_may_hold => {
+                            self.reclaim(&period).await;
+                            *reclaim_until.insert(tokio::time::Instant::now() + RECLAIM_WAIT)
+                        }
+                        None => tokio::time::Instant::now(),
+                    };
+                    if tokio::time::Instant::now() >= until {
+                        return Err(refused(RefusalReason::WouldExceed, spent, reserved));
+                    }
+                    tokio::time::sleep(RECLAIM_POLL).await;
                 }
                 ReserveOutcome::AlreadyReserved { .. } | ReserveOutcome::AlreadySettled { .. } => {
                     return Err(BudgetError::DuplicateRequest(request_id.to_owned()));
                 }
             }
         }
-        Err(BudgetError::Unavailable(
-            "budget state could not be rebuilt".into(),
-        ))
     }
 
     /// The budget now (GetBudget). Rebuilds a missing state first, as a call would.
@@ -410,6 +435,34 @@ impl BudgetBreaker {
             grant,
             worst_case,
         ))
+    }
+
+    /// A call did not fit while slices held budget: this replica gives its
+    /// slice back and asks every other replica to do the same (they look
+    /// every [`RECLAIM_POLL`], see [`BudgetBreaker::check_reclaim`]).
+    async fn reclaim(&self, period: &Period) {
+        self.slices.suspend(self.reclaim_end()).await;
+        if let Err(e) = self.store.request_reclaim(period, RECLAIM_HOLD).await {
+            tracing::warn!(error = %e, "budget.reclaim_failed");
+        }
+    }
+
+    /// Gives this replica's slice back (and holds none for a while) when
+    /// another replica asked for it. Returns whether it was asked.
+    pub async fn check_reclaim(&self) -> bool {
+        if !self.slices.enabled() {
+            return false;
+        }
+        let period = self.current_period();
+        let asked = matches!(self.store.reclaim_requested(&period).await, Ok(true));
+        if asked {
+            self.slices.suspend(self.reclaim_end()).await;
+        }
+        asked
+    }
+
+    fn reclaim_end(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now() + chrono::Duration::from_std(RECLAIM_HOLD).unwrap_or_default()
     }
 
     /// Settles an admission (see [`Admission::settle`]).
