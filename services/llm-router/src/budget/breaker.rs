@@ -21,6 +21,7 @@ use super::observer::Observer;
 use super::pending::PendingSettles;
 use super::period::Period;
 use super::rebuild::Rebuilder;
+use super::reclaim::{RECLAIM_POLL, RECLAIM_WAIT, Reclaimer};
 use super::settlement::{Settlement, Settler};
 use super::slices::{SliceAdmit, Slices};
 use super::store::{BudgetStore, ReserveOutcome, ReserveRequest, StoreSnapshot};
@@ -28,15 +29,7 @@ use crate::clock::SharedClock;
 use crate::money::Micros;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 use tokio_util::task::TaskTracker;
-
-/// How long a call that does not fit waits for idle slices to come back.
-const RECLAIM_WAIT: Duration = Duration::from_millis(500);
-/// How often it asks again meanwhile, and how often replicas look for a reclaim.
-pub const RECLAIM_POLL: Duration = Duration::from_millis(20);
-/// How long replicas hold no slice after a reclaim.
-const RECLAIM_HOLD: Duration = Duration::from_secs(1);
 
 /// Composes the budget's parts, each the owner of its state: the store
 /// (bounded in time), this replica's view of the state, the rebuild from the
@@ -52,6 +45,7 @@ pub struct BudgetBreaker {
     pending: PendingSettles,
     slices: Slices,
     in_flight: InFlight,
+    reclaimer: Reclaimer,
     healthy: AtomicBool,
     /// The budget's own background work (slices opened and given back,
     /// reservations of dropped calls released), which shutdown waits for.
@@ -85,6 +79,7 @@ impl BudgetBreaker {
                 config.slice_window,
             ),
             in_flight: InFlight::new(config.slice != Micros::ZERO),
+            reclaimer: Reclaimer::new(store.clone(), clock.clone()),
             thresholds,
             config,
             store,
@@ -228,7 +223,7 @@ impl BudgetBreaker {
                     let until = match reclaim_until {
                         Some(until) => until,
                         None if slices_may_hold => {
-                            self.reclaim(&period).await;
+                            self.reclaimer.request(&self.slices, &period).await;
                             *reclaim_until.insert(tokio::time::Instant::now() + RECLAIM_WAIT)
                         }
                         None => tokio::time::Instant::now(),
@@ -437,32 +432,12 @@ impl BudgetBreaker {
         ))
     }
 
-    /// A call did not fit while slices held budget: this replica gives its
-    /// slice back and asks every other replica to do the same (they look
-    /// every [`RECLAIM_POLL`], see [`BudgetBreaker::check_reclaim`]).
-    async fn reclaim(&self, period: &Period) {
-        self.slices.suspend(self.reclaim_end()).await;
-        if let Err(e) = self.store.request_reclaim(period, RECLAIM_HOLD).await {
-            tracing::warn!(error = %e, "budget.reclaim_failed");
-        }
-    }
-
     /// Gives this replica's slice back (and holds none for a while) when
-    /// another replica asked for it. Returns whether it was asked.
+    /// another replica asked for it (see `reclaim`). Returns whether it was asked.
     pub async fn check_reclaim(&self) -> bool {
-        if !self.slices.enabled() {
-            return false;
-        }
-        let period = self.current_period();
-        let asked = matches!(self.store.reclaim_requested(&period).await, Ok(true));
-        if asked {
-            self.slices.suspend(self.reclaim_end()).await;
-        }
-        asked
-    }
-
-    fn reclaim_end(&self) -> chrono::DateTime<chrono::Utc> {
-        self.clock.now() + chrono::Duration::from_std(RECLAIM_HOLD).unwrap_or_default()
+        self.reclaimer
+            .answer(&self.slices, &self.current_period())
+            .await
     }
 
     /// Settles an admission (see [`Admission::settle`]).
