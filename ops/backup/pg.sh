@@ -104,7 +104,13 @@ cmd_dump_table() {
   exists "$db" || die "database $(db_name "$db") does not exist on $where"
   [ -n "$(run_psql "$db" -Atc "SELECT to_regclass('${table//\'/\'\'}')")" ] \
     || die "table $table does not exist in $(db_name "$db")"
-  dump_to "$db" "$BACKUP_DIR/$(db_name "$db").${table}_${STAMP}.sql" --table="$table"
+  # A partitioned table (the ledger, by month) keeps its rows in its partitions:
+  # name every one, or the dump holds an empty parent and its restore empties the table.
+  local tables=() t
+  while IFS= read -r t; do
+    [ -n "$t" ] && tables+=("--table=$t")
+  done < <(run_psql "$db" -Atc "SELECT relid::regclass::text FROM pg_partition_tree('${table//\'/\'\'}')")
+  dump_to "$db" "$BACKUP_DIR/$(db_name "$db").${table}_${STAMP}.sql" "${tables[@]}"
 }
 
 cmd_restore() {
