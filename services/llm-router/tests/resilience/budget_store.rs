@@ -307,10 +307,7 @@ fn redis_store_on(client: &fred::prelude::Client, prefix: &str) -> Box<dyn Budge
 
 pub(super) async fn redis_backed() -> Option<(
     Box<dyn BudgetStore>,
-    (
-        super::support::Cleanup,
-        llm_router::redis::RedisHandle,
-    ),
+    (super::support::Cleanup, llm_router::redis::RedisHandle),
 )> {
     let handle = redis(Duration::from_millis(500)).await;
     let prefix = test_support::unique_prefix("budget");
@@ -321,10 +318,7 @@ pub(super) async fn redis_backed() -> Option<(
 /// The same store on a Redis Cluster of its own (three primaries, a replica each).
 pub(super) async fn cluster_backed() -> Option<(
     Box<dyn BudgetStore>,
-    (
-        llm_router::redis::RedisHandle,
-        test_support::RedisCluster,
-    ),
+    (llm_router::redis::RedisHandle, test_support::RedisCluster),
 )> {
     let (handle, cluster) = redis_cluster(Duration::from_millis(500)).await?;
     let store = redis_store_on(&handle.client, "fe:");
