@@ -12,8 +12,11 @@ EXAMPLES=${API_CHECK_EXAMPLES:-50}
 venv=${XDG_CACHE_HOME:-$HOME/.cache}/fluentedge/schemathesis-$SCHEMATHESIS_VERSION
 if [ ! -x "$venv/bin/st" ]; then
   echo "installing schemathesis==$SCHEMATHESIS_VERSION into $venv"
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check \
-    "schemathesis==$SCHEMATHESIS_VERSION" || { echo "pip install schemathesis failed" >&2; exit 1; }
+  if ! python3 -m venv "$venv" || ! "$venv/bin/pip" install -q --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION"; then
+    echo "pip install schemathesis failed" >&2
+    exit 1
+  fi
 fi
 
 # shellcheck source=ops/lib/suite.sh

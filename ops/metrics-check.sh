@@ -13,21 +13,9 @@ work=$(mktemp -d)
 trap 'suite_stop; rm -rf "$work"' EXIT
 suite_start "$work" || exit 1
 
-# Traffic through every service: a completion (gateway → router → usage) and a learner's
-# exchange (gateway → conversation → router), then the admin's budget.
-curl -fsS -o /dev/null "$GATEWAY_URL/v1/chat/completions" -H "Authorization: Bearer $LEARNER" \
-  -H 'content-type: application/json' \
-  -d '{"model":"cost_effective","messages":[{"role":"user","content":"Hi!"}]}' || echo "warning: completion failed"
-scenario=$(curl -fsS "$GATEWAY_URL/api/talk/scenarios" -H "Authorization: Bearer $LEARNER" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["scenarios"][0]["id"])')
-session=$(curl -fsS "$GATEWAY_URL/api/talk/sessions" -H "Authorization: Bearer $LEARNER" \
-  -H 'content-type: application/json' -d "{\"scenario_id\":\"$scenario\"}" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-curl -fsS -o /dev/null "$GATEWAY_URL/api/talk/message" -H "Authorization: Bearer $LEARNER" \
-  -H 'content-type: application/json' -d "{\"session_id\":\"$session\",\"content\":\"Hello\"}" \
-  || echo "warning: talk message failed"
+# Traffic through every service, then the admin's budget.
+suite_traffic || echo "warning: some traffic failed; families may be missing"
 curl -fsS -o /dev/null "$GATEWAY_URL/api/v1/admin/budget" -H "Authorization: Bearer $ADMIN"
-sleep 2 # usage delivery is batched
 
 status=0
 for entry in $METRICS_URLS; do

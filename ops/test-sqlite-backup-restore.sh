@@ -20,16 +20,7 @@ MAKE=(make --no-print-directory -f "$ROOT/mk/ops.mk")
 
 # The suite keeps its files where FLUENTEDGE_DATA says (suite_start puts them in its directory).
 suite_start "$FLUENTEDGE_DATA"
-curl -fsS -o /dev/null "$GATEWAY_URL/v1/chat/completions" -H "Authorization: Bearer $LEARNER" \
-  -H 'content-type: application/json' -d '{"model":"cost_effective","messages":[{"role":"user","content":"Hi"}]}'
-scenario=$(curl -fsS "$GATEWAY_URL/api/talk/scenarios" -H "Authorization: Bearer $LEARNER" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["scenarios"][0]["id"])')
-session=$(curl -fsS "$GATEWAY_URL/api/talk/sessions" -H "Authorization: Bearer $LEARNER" \
-  -H 'content-type: application/json' -d "{\"scenario_id\":\"$scenario\"}" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-curl -fsS -o /dev/null "$GATEWAY_URL/api/talk/message" -H "Authorization: Bearer $LEARNER" \
-  -H 'content-type: application/json' -d "{\"session_id\":\"$session\",\"content\":\"Hello\"}"
-sleep 2 # usage delivery is batched
+suite_traffic || { echo "FAIL: traffic through the suite failed" >&2; exit 1; }
 
 # Every table's row count and a digest of its rows, per file.
 totals() {
@@ -62,7 +53,7 @@ if [ "$before" != "$after" ]; then
 fi
 echo "== the services start on the restored files and serve the restored conversation"
 suite_start "$FLUENTEDGE_DATA"
-served=$(curl -fsS "$GATEWAY_URL/api/talk/sessions/$session/messages" -H "Authorization: Bearer $LEARNER" \
+served=$(curl -fsS "$GATEWAY_URL/api/talk/sessions/$SESSION/messages" -H "Authorization: Bearer $LEARNER" \
   | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["messages"]))')
 [ "$served" = 2 ] || { echo "FAIL: the restored session serves $served messages, expected 2" >&2; exit 1; }
 echo "SQLite backup/restore: $(wc -l <<<"$after") tables identical after restore, served again"

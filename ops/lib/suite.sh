@@ -4,6 +4,8 @@
 #     services on embedded defaults (SQLite files in DIR, free loopback ports, development keys),
 #     waits until the gateway's /ready is 200, and sets GATEWAY_URL, METRICS_URLS (name=url ...),
 #     LEARNER and ADMIN (development tokens).
+#   suite_traffic: a completion (gateway → router → usage) and a learner's exchange (gateway →
+#     conversation → router); sets SESSION to the session it made.
 #   suite_stop: SIGTERM to every process suite_start started.
 # shellcheck shell=bash
 
@@ -68,4 +70,21 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))'))
   tail -n 5 "$dir"/*.log >&2
   suite_stop
   return 1
+}
+
+suite_traffic() {
+  curl -fsS -o /dev/null "$GATEWAY_URL/v1/chat/completions" -H "Authorization: Bearer $LEARNER" \
+    -H 'content-type: application/json' \
+    -d '{"model":"cost_effective","messages":[{"role":"user","content":"Hi!"}]}' || return 1
+  local scenario
+  scenario=$(curl -fsS "$GATEWAY_URL/api/talk/scenarios" -H "Authorization: Bearer $LEARNER" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["scenarios"][0]["id"])') || return 1
+  SESSION=$(curl -fsS "$GATEWAY_URL/api/talk/sessions" -H "Authorization: Bearer $LEARNER" \
+    -H 'content-type: application/json' -d "{\"scenario_id\":\"$scenario\"}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || return 1
+  export SESSION
+  curl -fsS -o /dev/null "$GATEWAY_URL/api/talk/message" -H "Authorization: Bearer $LEARNER" \
+    -H 'content-type: application/json' -d "{\"session_id\":\"$SESSION\",\"content\":\"Hello\"}" \
+    || return 1
+  sleep 2 # usage delivery is batched
 }

@@ -132,15 +132,20 @@ async fn check(addr: SocketAddr, service: &str) -> ServingStatus {
 }
 
 const USAGE: &[&str] = &["fluentedge.usage.v1.UsageLedger"];
+
+/// A service that answers at once and calls nothing downstream.
+fn idle_caller() -> Caller {
+    Caller {
+        downstream: None,
+        delay: Duration::ZERO,
+        seen_context: Default::default(),
+    }
+}
 const ADMIN: &[&str] = &["fluentedge.router.v1.RouterAdmin"];
 
 #[tokio::test]
 async fn health_goes_not_serving_then_serving_then_not_serving_on_shutdown() {
-    let caller = Caller {
-        downstream: None,
-        delay: Duration::ZERO,
-        seen_context: Default::default(),
-    };
+    let caller = idle_caller();
     let mut s = start(
         UsageLedgerServer::new(caller),
         USAGE,
@@ -177,11 +182,7 @@ async fn health_goes_not_serving_then_serving_then_not_serving_on_shutdown() {
 
 #[tokio::test(start_paused = true)]
 async fn an_open_watch_does_not_hold_the_drain_for_the_grace_period() {
-    let caller = Caller {
-        downstream: None,
-        delay: Duration::ZERO,
-        seen_context: Default::default(),
-    };
+    let caller = idle_caller();
     let settings = ServerSettings {
         shutdown_grace: Duration::from_secs(25),
         ..ServerSettings::for_tests()
@@ -206,11 +207,7 @@ async fn an_open_watch_does_not_hold_the_drain_for_the_grace_period() {
 
 #[tokio::test]
 async fn watch_on_an_unknown_service_answers_service_unknown_and_stays_open() {
-    let caller = Caller {
-        downstream: None,
-        delay: Duration::ZERO,
-        seen_context: Default::default(),
-    };
+    let caller = idle_caller();
     let mut s = start(
         UsageLedgerServer::new(caller),
         USAGE,
@@ -383,11 +380,7 @@ async fn shutdown_grace_bounds_the_drain() {
 
 #[tokio::test]
 async fn oversized_messages_are_refused() {
-    let caller = Caller {
-        downstream: None,
-        delay: Duration::ZERO,
-        seen_context: Default::default(),
-    };
+    let caller = idle_caller();
     let s = start(
         UsageLedgerServer::new(caller).max_decoding_message_size(1024),
         USAGE,
@@ -407,11 +400,7 @@ async fn oversized_messages_are_refused() {
 
 #[tokio::test]
 async fn grpcurl_lists_services_and_reflection_through_both_versions() {
-    let caller = Caller {
-        downstream: None,
-        delay: Duration::ZERO,
-        seen_context: Default::default(),
-    };
+    let caller = idle_caller();
     let s = start(
         UsageLedgerServer::new(caller),
         USAGE,
@@ -473,11 +462,7 @@ async fn grpcurl_lists_services_and_reflection_through_both_versions() {
 
 #[tokio::test]
 async fn calls_without_a_valid_token_or_grant_are_refused() {
-    let caller = Caller {
-        downstream: None,
-        delay: Duration::ZERO,
-        seen_context: Default::default(),
-    };
+    let caller = idle_caller();
     let s = start(
         UsageLedgerServer::new(caller),
         USAGE,
@@ -523,11 +508,7 @@ async fn calls_without_a_valid_token_or_grant_are_refused() {
 
 #[tokio::test]
 async fn an_undecodable_message_is_invalid_argument() {
-    let caller = Caller {
-        downstream: None,
-        delay: Duration::ZERO,
-        seen_context: Default::default(),
-    };
+    let caller = idle_caller();
     let s = start(
         UsageLedgerServer::new(caller),
         USAGE,

@@ -119,8 +119,6 @@ pub const FAMILIES: &[Family] = &[
 mod tests {
     #[test]
     fn every_recorded_metric_has_help() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let missing = service_kit::metrics::undescribed_in(&src, super::FAMILIES);
-        assert!(missing.is_empty(), "no HELP text for {missing:?}");
+        service_kit::metrics::assert_described(env!("CARGO_MANIFEST_DIR"), super::FAMILIES);
     }
 }

@@ -349,6 +349,25 @@ pub(crate) fn checked_filter(field: &str, raw: &str) -> Result<Option<String>, V
     checked_text(field, raw).map(|s| Some(s.to_owned()))
 }
 
+/// Free text a person wrote (a reset's reason): tab, line feed and carriage
+/// return are allowed, as the router and the gateway allow them, other
+/// control characters (NUL first) are not.
+pub(crate) fn free_text(field: &str, raw: &str) -> Result<String, ValidationError> {
+    if raw.len() > MAX_TEXT_BYTES {
+        return Err(ValidationError::new(
+            field,
+            format!("{} bytes is too long (at most {MAX_TEXT_BYTES})", raw.len()),
+        ));
+    }
+    if let Some(c) = service_kit::text::disallowed_control(raw) {
+        return Err(ValidationError::new(
+            field,
+            format!("contains the control character U+{:04X}", c as u32),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
 fn checked_text<'a>(field: &str, raw: &'a str) -> Result<&'a str, ValidationError> {
     if raw.len() > MAX_TEXT_BYTES {
         return Err(ValidationError::new(

@@ -2,7 +2,7 @@
 //! from zero (records before it stay in the ledger, they just stop counting).
 
 use super::ValidationError;
-use super::record::{optional_text, required_text};
+use super::record::{free_text, required_text};
 use super::time::{ceil_micros, from_parts};
 use chrono::{DateTime, Utc};
 
@@ -36,7 +36,7 @@ impl ResetDraft {
             reset_id: required_text("reset_id", &self.reset_id)?.to_owned(),
             reset_at: ceil_micros(from_parts("reset_at", seconds, nanos)?),
             actor: required_text("actor", &self.actor)?.to_owned(),
-            reason: optional_text("reason", &self.reason)?,
+            reason: free_text("reason", &self.reason)?,
         })
     }
 }
@@ -44,6 +44,24 @@ impl ResetDraft {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reason_may_span_lines_but_holds_no_other_control_characters() {
+        let draft = |reason: &str| ResetDraft {
+            reset_id: "r1".into(),
+            reset_at: Some((1_740_000_000, 0)),
+            actor: "admin".into(),
+            reason: reason.into(),
+        };
+        assert!(draft("incident 42:\n\tfalse alarm\r\n").validate().is_ok());
+        for bad in ["nul\0", "bell\u{7}", "esc\u{1b}[31m"] {
+            assert_eq!(
+                draft(bad).validate().unwrap_err().field,
+                "reason",
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn resets_need_an_id_a_time_and_an_actor() {
