@@ -3,7 +3,7 @@
 //! extracting usage and cost.
 //!
 //! `cargo bench -p llm-router --bench hot_paths` (add `-- --quick` for a
-//! short run). Figures: `services/llm-router/BENCHMARKS-providers.md`.
+//! short run).
 
 use std::hint::black_box;
 
@@ -11,15 +11,15 @@ use aws_smithy_eventstream::frame::write_message_to;
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message as EsMessage};
 use aws_smithy_types::str_bytes::StrBytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use llm_providers::anthropic::{self, AnthropicStreamDecoder};
+use llm_providers::bedrock::{self, BedrockStreamDecoder};
+use llm_providers::openai::wire::{self as openai_wire, MaxTokensField, OpenAiStreamDecoder};
+use llm_providers::transport::http::FrameDecoder;
+use llm_providers::transport::sse::SseParser;
+use llm_providers::vertex;
+use llm_providers::{ChatRequest, Message, Role, StreamFrame, TokenUsage};
 use llm_router::money::Micros;
 use llm_router::pricing::{Price, PriceTable};
-use llm_router::providers::anthropic::{self, AnthropicStreamDecoder};
-use llm_router::providers::bedrock::{self, BedrockStreamDecoder};
-use llm_router::providers::http::FrameDecoder;
-use llm_router::providers::openai_wire::{self, MaxTokensField, OpenAiStreamDecoder};
-use llm_router::providers::sse::SseParser;
-use llm_router::providers::vertex;
-use llm_router::providers::{ChatRequest, Message, Role, StreamFrame, TokenUsage};
 
 /// A tutoring conversation as the conversation service sends it: a system
 /// prompt and ten turns of bounded history.

@@ -11,7 +11,6 @@ pub mod delivery;
 pub mod engine;
 pub mod money;
 pub mod pricing;
-pub mod providers;
 pub mod resilience;
 pub mod routing;
 

@@ -2,6 +2,7 @@
 //! become INVALID_ARGUMENT naming the field.
 
 use fluentedge_proto::router::v1 as pb;
+use llm_providers::{ChatRequest, EmbedRequest, FinishReason, Message, Role, TokenUsage};
 use service_kit::{ErrorCode, ServiceError};
 use tokio::time::Instant;
 
@@ -9,7 +10,6 @@ use crate::engine::{
     Caller, ChatCall, Completion, EmbedCall, Embedding, EngineError, EngineFrame, StreamFailure,
 };
 use crate::pricing::Cost;
-use crate::providers::{ChatRequest, EmbedRequest, FinishReason, Message, Role, TokenUsage};
 use crate::routing::{Candidate, ModelEntry, ModelKind, Target, Tier};
 
 /// A caller's request id, or a fresh one.

@@ -12,12 +12,13 @@ use tokio_util::task::TaskTracker;
 use super::Engine;
 use super::observe::{CallOutcome, CallRecord, Operation, duration_ms};
 use super::request::{ChatCall, EmbedCall, EngineError};
+use llm_providers::{ChatRequest, EmbedRequest, TokenUsage};
+
 use crate::budget::{Admission, BudgetBreaker, Settlement};
 use crate::clock::SharedClock;
 use crate::delivery::{UsageDelivery, UsageOutcome, UsageRecord};
 use crate::money::Micros;
 use crate::pricing::Price;
-use crate::providers::{ChatRequest, EmbedRequest, TokenUsage};
 use crate::routing::{Candidate, Resolved, Target, Tier};
 
 /// Tokens a message's framing may add (role markers, separators).

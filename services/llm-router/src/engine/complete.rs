@@ -11,8 +11,9 @@ use super::observe::{self, CallOutcome, Operation};
 use super::request::{
     CandidateFailure, ChatCall, EmbedCall, EngineError, validate_chat, validate_embed,
 };
+use llm_providers::{FinishReason, TokenUsage, estimate_tokens};
+
 use crate::pricing::Cost;
-use crate::providers::{FinishReason, TokenUsage, estimate_tokens};
 use crate::routing::Tier;
 
 /// A completed chat call.

@@ -39,9 +39,11 @@ pub use stream::{EngineFrame, EngineStream, StreamFailure};
 /// How long a call may take when its caller set no deadline.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
+use llm_providers::registry::Registry;
+use llm_providers::transport::http;
+use llm_providers::{Provider, TokenUsage};
+
 use crate::pricing::{Cost, PriceTable};
-use crate::providers::registry::Registry;
-use crate::providers::{Provider, TokenUsage, http};
 use crate::routing::{Candidate, ModelEntry, Resolved, RouteError, RouterSettings, Routes, Target};
 
 /// A configured provider, as operators see it.

@@ -2,10 +2,10 @@
 
 use std::fmt;
 
+use llm_providers::{ChatRequest, EmbedRequest, ProviderError, Role};
 use tokio::time::Instant;
 
 use crate::budget::BudgetError;
-use crate::providers::{ChatRequest, EmbedRequest, ProviderError, Role};
 use crate::routing::{Candidate, Target};
 
 /// Who a call is made for; travels to the usage record.
@@ -198,7 +198,7 @@ pub fn validate_embed(request: &EmbedRequest) -> Result<(), EngineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::{ErrorKind, Message};
+    use llm_providers::{ErrorKind, Message};
 
     const LIMITS: Limits = Limits {
         default_max_tokens: 100,

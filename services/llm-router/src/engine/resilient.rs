@@ -9,8 +9,9 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::Engine;
+use llm_providers::{ErrorKind, ProviderError};
+
 use crate::clock;
-use crate::providers::{ErrorKind, ProviderError};
 use crate::resilience::{
     BreakerConfig, BreakerPermit, Breakers, CircuitBreaker, RetryBudgetConfig, RetryBudgets,
     RetryDecision, RetryPolicy, run_with_retries,

@@ -17,8 +17,9 @@ use super::observe::{self, CallOutcome, Operation};
 use super::request::{CandidateFailure, ChatCall, EngineError, all_failed_message, validate_chat};
 use super::resilient::Held;
 use super::{Engine, OpenedStream};
+use llm_providers::{FinishReason, ProviderError, StreamFrame, TokenUsage, estimate_tokens};
+
 use crate::pricing::Cost;
-use crate::providers::{FinishReason, ProviderError, StreamFrame, TokenUsage, estimate_tokens};
 use crate::routing::{Candidate, Tier};
 
 /// One frame of an engine stream: `Start`, then `Delta`s, then exactly one

@@ -1,0 +1,203 @@
+//! The vendor-neutral request, response and stream types every provider speaks.
+
+use crate::ProviderError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// A chat completion request, without the model: the engine sends the same
+/// request to several candidates, each with its own model or deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    /// The conversation, oldest first; system messages anywhere.
+    pub messages: Vec<Message>,
+    /// Upper bound on output tokens (always set: it bounds the cost).
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub stop: Vec<String>,
+}
+
+impl ChatRequest {
+    /// The system messages joined by blank lines (vendors that take the system
+    /// prompt apart from the conversation), or `None` when there are none.
+    pub fn system_prompt(&self) -> Option<String> {
+        let mut parts = self
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::System)
+            .map(|m| m.content.as_str());
+        let first = parts.next()?;
+        let mut out = first.to_owned();
+        for p in parts {
+            out.push_str("\n\n");
+            out.push_str(p);
+        }
+        Some(out)
+    }
+
+    /// The non-system messages with consecutive same-role turns merged, as
+    /// vendors that require alternating turns (Anthropic, Bedrock, Gemini) expect.
+    pub fn turns(&self) -> Vec<(Role, String)> {
+        let mut out: Vec<(Role, String)> = Vec::with_capacity(self.messages.len());
+        for m in self.messages.iter().filter(|m| m.role != Role::System) {
+            match out.last_mut() {
+                Some((role, text)) if *role == m.role => {
+                    text.push_str("\n\n");
+                    text.push_str(&m.content);
+                }
+                _ => out.push((m.role, m.content.clone())),
+            }
+        }
+        out
+    }
+
+    /// Characters of every message: the basis of token estimates.
+    pub fn prompt_chars(&self) -> usize {
+        self.messages
+            .iter()
+            .map(|m| m.content.chars().count())
+            .sum()
+    }
+}
+
+/// Tokens billed for one call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct TokenUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl TokenUsage {
+    pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
+        Self {
+            input_tokens,
+            output_tokens,
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.input_tokens == 0 && self.output_tokens == 0
+    }
+
+    /// Field-wise maximum: usage reports are cumulative, so the larger wins.
+    pub fn max(self, other: TokenUsage) -> TokenUsage {
+        TokenUsage {
+            input_tokens: self.input_tokens.max(other.input_tokens),
+            output_tokens: self.output_tokens.max(other.output_tokens),
+        }
+    }
+}
+
+/// A rough token count for text whose usage the provider did not report
+/// (a cut stream): about four characters per token.
+pub fn estimate_tokens(chars: usize) -> u64 {
+    u64::try_from(chars.div_ceil(4)).unwrap_or(u64::MAX)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ContentFilter,
+    ToolCalls,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::ToolCalls => "tool_calls",
+        }
+    }
+}
+
+/// A complete (unary) answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatResponse {
+    pub content: String,
+    pub finish_reason: FinishReason,
+    /// Zero when the provider reported none (some OpenAI-compatible servers).
+    pub usage: TokenUsage,
+}
+
+/// A piece of a tool call, as the model streams it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCallDelta {
+    pub index: u32,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// A fragment of the JSON arguments.
+    pub arguments: String,
+}
+
+/// One frame of a normalized stream. Every provider stream ends with exactly
+/// one terminal frame (`Done` or `Error`) and yields nothing after it.
+#[derive(Debug, Clone)]
+pub enum StreamFrame {
+    Text(String),
+    ToolCall(ToolCallDelta),
+    /// Usage so far (cumulative), when the protocol reports it before the end.
+    Usage(TokenUsage),
+    Done {
+        finish_reason: FinishReason,
+        usage: TokenUsage,
+    },
+    Error(ProviderError),
+}
+
+impl StreamFrame {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, StreamFrame::Done { .. } | StreamFrame::Error(_))
+    }
+
+    /// Whether this frame carries answer content (what "first token" means).
+    pub fn is_content(&self) -> bool {
+        matches!(self, StreamFrame::Text(_) | StreamFrame::ToolCall(_))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbedRequest {
+    pub inputs: Vec<String>,
+    /// Output dimensions where the model lets callers choose.
+    pub dimensions: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbedResponse {
+    /// One vector per input, in input order.
+    pub embeddings: Vec<Vec<f32>>,
+    pub usage: TokenUsage,
+}
