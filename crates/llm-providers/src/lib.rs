@@ -34,8 +34,8 @@ pub mod vertex;
 pub use error::{ErrorKind, MAX_RETRY_AFTER, ProviderError, retry_after};
 pub use transport::http::Timeouts;
 pub use types::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, Message, Role,
-    StreamFrame, TokenUsage, ToolCallDelta, estimate_tokens,
+    ChatRequest, ChatResponse, ChatSupport, EmbedRequest, EmbedResponse, FinishReason, Message,
+    Role, StreamFrame, TokenUsage, ToolCallDelta, estimate_tokens,
 };
 
 /// A normalized stream: frames until exactly one terminal frame.
@@ -53,6 +53,10 @@ pub trait Provider: Send + Sync + 'static {
 
     /// The OpenTelemetry `gen_ai.system` value (`az.ai.openai`, `anthropic`…).
     fn system(&self) -> &'static str;
+
+    /// The optional chat parameters this vendor honours; the engine asks it
+    /// only for requests it can honour in full.
+    fn chat_support(&self) -> ChatSupport;
 
     async fn complete(
         &self,

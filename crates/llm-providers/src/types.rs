@@ -36,7 +36,7 @@ impl Message {
 
 /// A chat completion request, without the model: the engine sends the same
 /// request to several candidates, each with its own model or deployment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChatRequest {
     /// The conversation, oldest first; system messages anywhere.
     pub messages: Vec<Message>,
@@ -45,9 +45,61 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     pub top_p: Option<f32>,
     pub stop: Vec<String>,
+    /// Best-effort deterministic sampling; not every vendor has it.
+    pub seed: Option<i64>,
+    /// -2 to 2; not every vendor has it.
+    pub presence_penalty: Option<f32>,
+    /// -2 to 2; not every vendor has it.
+    pub frequency_penalty: Option<f32>,
+    /// The end user, for the vendor's abuse monitoring; not every vendor
+    /// has it.
+    pub user: Option<String>,
+}
+
+/// Which of [`ChatRequest`]'s optional parameters a vendor honours. Every
+/// vendor honours the rest (`max_tokens`, `temperature`, `top_p`, `stop`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChatSupport {
+    pub seed: bool,
+    pub presence_penalty: bool,
+    pub frequency_penalty: bool,
+    pub user: bool,
+}
+
+impl ChatSupport {
+    /// Every optional parameter.
+    pub const ALL: ChatSupport = ChatSupport {
+        seed: true,
+        presence_penalty: true,
+        frequency_penalty: true,
+        user: true,
+    };
 }
 
 impl ChatRequest {
+    /// The first parameter this request sets that a vendor with `support`
+    /// cannot honour, by its API name: such a vendor must not be asked, since
+    /// it would silently drop the parameter.
+    pub fn unsupported(&self, support: ChatSupport) -> Option<&'static str> {
+        [
+            ("seed", self.seed.is_some(), support.seed),
+            (
+                "presence_penalty",
+                self.presence_penalty.is_some(),
+                support.presence_penalty,
+            ),
+            (
+                "frequency_penalty",
+                self.frequency_penalty.is_some(),
+                support.frequency_penalty,
+            ),
+            ("user", self.user.is_some(), support.user),
+        ]
+        .into_iter()
+        .find(|&(_, set, honoured)| set && !honoured)
+        .map(|(name, _, _)| name)
+    }
+
     /// The system messages joined by blank lines (vendors that take the system
     /// prompt apart from the conversation), or `None` when there are none.
     pub fn system_prompt(&self) -> Option<String> {

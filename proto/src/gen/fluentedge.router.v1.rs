@@ -52,6 +52,20 @@ pub struct CompleteRequest {
     pub stop: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     #[prost(message, optional, tag = "9")]
     pub caller: ::core::option::Option<CallerContext>,
+    /// Best-effort deterministic sampling (OpenAI, Azure, Vertex, Ollama).
+    #[prost(int64, optional, tag = "10")]
+    pub seed: ::core::option::Option<i64>,
+    /// -2 to 2 (OpenAI, Azure, Vertex, Ollama).
+    #[prost(float, optional, tag = "11")]
+    pub presence_penalty: ::core::option::Option<f32>,
+    /// -2 to 2 (OpenAI, Azure, Vertex, Ollama).
+    #[prost(float, optional, tag = "12")]
+    pub frequency_penalty: ::core::option::Option<f32>,
+    /// The end user, for the vendor's abuse monitoring (OpenAI and Azure
+    /// `user`, Anthropic `metadata.user_id`); at most 256 characters. The
+    /// usage ledger still attributes the call to `caller.user_id`.
+    #[prost(string, optional, tag = "13")]
+    pub user: ::core::option::Option<::prost::alloc::string::String>,
 }
 /// Tokens and cost of one call. Money is integer micro-USD (1 USD = 1,000,000).
 #[allow(clippy::all)]
@@ -222,6 +236,11 @@ pub struct ModelInfo {
     /// Candidates in the order they are tried, as "provider/model".
     #[prost(string, repeated, tag = "4")]
     pub candidates: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// When the router loaded the configuration that defines the alias, Unix
+    /// seconds (OpenAI's model `created`; tiers and aliases have no other
+    /// creation time).
+    #[prost(int64, tag = "5")]
+    pub created: i64,
 }
 /// A small catalogue from configuration: never paginated.
 #[allow(clippy::all)]

@@ -18,7 +18,7 @@ pub mod wire;
 use crate::config::{ProviderContext, ProviderSetup, Vendor, check_url};
 use crate::limits::MAX_BODY;
 use crate::transport::http::{self as transport, Timeouts};
-use crate::{ChatRequest, ChatResponse, FrameStream, Provider, ProviderError};
+use crate::{ChatRequest, ChatResponse, ChatSupport, FrameStream, Provider, ProviderError};
 pub use wire::{
     AnthropicStreamDecoder, classify, classify_body, finish_reason, parse_response, request_body,
 };
@@ -160,6 +160,14 @@ impl Provider for Anthropic {
 
     fn system(&self) -> &'static str {
         "anthropic"
+    }
+
+    fn chat_support(&self) -> ChatSupport {
+        // `user` travels as `metadata.user_id`; no seed or penalties.
+        ChatSupport {
+            user: true,
+            ..ChatSupport::default()
+        }
     }
 
     async fn complete(

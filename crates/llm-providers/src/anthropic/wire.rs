@@ -31,8 +31,16 @@ struct Body<'a> {
     top_p: Option<f32>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Metadata<'a>>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
+}
+
+/// Where the Messages API takes the end user.
+#[derive(Serialize)]
+struct Metadata<'a> {
+    user_id: &'a str,
 }
 
 /// The Messages API body: system messages become the top-level `system`,
@@ -59,6 +67,7 @@ pub fn request_body(model: &str, request: &ChatRequest, stream: bool) -> Vec<u8>
         temperature: request.temperature.map(|t| t.clamp(0.0, 1.0)),
         top_p: request.top_p,
         stop_sequences: &request.stop,
+        metadata: request.user.as_deref().map(|user_id| Metadata { user_id }),
         stream,
     };
     serde_json::to_vec(&body).unwrap_or_default()
@@ -371,6 +380,7 @@ mod tests {
             temperature: Some(1.7),
             top_p: None,
             stop: vec!["END".into()],
+            ..Default::default()
         };
         let v: serde_json::Value =
             serde_json::from_slice(&request_body("claude", &req, true)).unwrap();

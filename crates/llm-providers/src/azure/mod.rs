@@ -20,7 +20,8 @@ use crate::openai::wire::{self as openai_wire, MaxTokensField, OpenAiStreamDecod
 use crate::transport::http::{self as transport, Timeouts};
 use crate::transport::http::{PATH_SEGMENT, bearer};
 use crate::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FrameStream, Provider, ProviderError,
+    ChatRequest, ChatResponse, ChatSupport, EmbedRequest, EmbedResponse, FrameStream, Provider,
+    ProviderError,
 };
 
 pub const VENDOR: Vendor = Vendor {
@@ -208,6 +209,10 @@ impl Provider for Azure {
 
     fn system(&self) -> &'static str {
         "az.ai.openai"
+    }
+
+    fn chat_support(&self) -> ChatSupport {
+        ChatSupport::ALL
     }
 
     async fn complete(

@@ -23,8 +23,8 @@ use crate::limits::MAX_BODY;
 use crate::transport::http::{self as transport, Timeouts};
 use crate::transport::sigv4::{AwsCredentials, Signer};
 use crate::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FrameStream, Provider, ProviderError,
-    TokenUsage,
+    ChatRequest, ChatResponse, ChatSupport, EmbedRequest, EmbedResponse, FrameStream, Provider,
+    ProviderError, TokenUsage,
 };
 pub use wire::{
     BedrockStreamDecoder, classify, finish_reason, parse_response, parse_titan, request_body,
@@ -218,6 +218,11 @@ impl Provider for Bedrock {
 
     fn system(&self) -> &'static str {
         "aws.bedrock"
+    }
+
+    fn chat_support(&self) -> ChatSupport {
+        // Converse's inferenceConfig has none of them.
+        ChatSupport::default()
     }
 
     async fn complete(

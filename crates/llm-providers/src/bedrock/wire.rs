@@ -461,6 +461,7 @@ mod tests {
             temperature: None,
             top_p: Some(0.9),
             stop: vec![],
+            ..Default::default()
         };
         let v: serde_json::Value = serde_json::from_slice(&request_body(&req)).unwrap();
         assert_eq!(v["system"][0]["text"], "Tutor.");

@@ -14,7 +14,8 @@ use crate::config::{ProviderContext, ProviderSetup, Vendor, check_url};
 use crate::limits::{MAX_BODY, MAX_EMBED_BODY};
 use crate::transport::http::{self as transport, Timeouts};
 use crate::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FrameStream, Provider, ProviderError,
+    ChatRequest, ChatResponse, ChatSupport, EmbedRequest, EmbedResponse, FrameStream, Provider,
+    ProviderError,
 };
 
 pub mod wire;
@@ -115,6 +116,14 @@ impl Provider for Ollama {
 
     fn system(&self) -> &'static str {
         "ollama"
+    }
+
+    fn chat_support(&self) -> ChatSupport {
+        // `options` has no end-user field.
+        ChatSupport {
+            user: false,
+            ..ChatSupport::ALL
+        }
     }
 
     async fn complete(

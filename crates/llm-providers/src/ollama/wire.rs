@@ -24,6 +24,12 @@ struct Options<'a> {
     top_p: Option<f32>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f32>,
 }
 
 #[derive(Serialize)]
@@ -51,6 +57,9 @@ pub fn request_body(model: &str, request: &ChatRequest, stream: bool) -> Vec<u8>
             temperature: request.temperature,
             top_p: request.top_p,
             stop: &request.stop,
+            seed: request.seed,
+            presence_penalty: request.presence_penalty,
+            frequency_penalty: request.frequency_penalty,
         },
     };
     serde_json::to_vec(&body).unwrap_or_default()

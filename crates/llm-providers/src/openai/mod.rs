@@ -19,7 +19,8 @@ use crate::transport::http::{self as transport, Timeouts};
 pub mod wire;
 
 use crate::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FrameStream, Provider, ProviderError,
+    ChatRequest, ChatResponse, ChatSupport, EmbedRequest, EmbedResponse, FrameStream, Provider,
+    ProviderError,
 };
 use wire::{MaxTokensField, OpenAiStreamDecoder};
 
@@ -171,6 +172,10 @@ impl Provider for OpenAi {
 
     fn system(&self) -> &'static str {
         "openai"
+    }
+
+    fn chat_support(&self) -> ChatSupport {
+        ChatSupport::ALL
     }
 
     async fn complete(

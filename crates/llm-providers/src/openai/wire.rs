@@ -49,6 +49,14 @@ struct ChatBody<'a> {
     top_p: Option<f32>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,6 +87,10 @@ pub fn chat_body(
         temperature: request.temperature,
         top_p: request.top_p,
         stop: &request.stop,
+        seed: request.seed,
+        presence_penalty: request.presence_penalty,
+        frequency_penalty: request.frequency_penalty,
+        user: request.user.as_deref(),
         stream,
         stream_options: stream.then_some(StreamOptions {
             include_usage: true,
@@ -444,6 +456,7 @@ mod tests {
             temperature: Some(0.5),
             top_p: None,
             stop: vec![],
+            ..Default::default()
         }
     }
 

@@ -90,13 +90,13 @@ impl EventStreamDecoder {
             let frame = self.buf.split_to(len).freeze();
             let message =
                 read_message_from(frame).map_err(|e| EventStreamError::Frame(e.to_string()))?;
-            out.push(EventMessage::from_message(&message));
+            out.push(EventMessage::from(&message));
         }
     }
 }
 
-impl EventMessage {
-    fn from_message(message: &Message) -> Self {
+impl From<&Message> for EventMessage {
+    fn from(message: &Message) -> Self {
         let header = |name: &str| -> Option<String> {
             message
                 .headers()

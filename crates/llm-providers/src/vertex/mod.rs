@@ -20,7 +20,8 @@ use crate::transport::http::{self as transport, Timeouts};
 pub mod wire;
 
 use crate::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FrameStream, Provider, ProviderError,
+    ChatRequest, ChatResponse, ChatSupport, EmbedRequest, EmbedResponse, FrameStream, Provider,
+    ProviderError,
 };
 pub use wire::{
     VertexStreamDecoder, classify, finish_reason, parse_predict, parse_response, predict_body,
@@ -243,6 +244,14 @@ impl Provider for Vertex {
 
     fn system(&self) -> &'static str {
         "gcp.vertex_ai"
+    }
+
+    fn chat_support(&self) -> ChatSupport {
+        // generationConfig has no end-user field.
+        ChatSupport {
+            user: false,
+            ..ChatSupport::ALL
+        }
     }
 
     async fn complete(

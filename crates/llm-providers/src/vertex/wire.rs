@@ -39,6 +39,12 @@ struct GenerationConfig<'a> {
     top_p: Option<f32>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f32>,
 }
 
 #[derive(Serialize)]
@@ -74,6 +80,9 @@ pub fn request_body(request: &ChatRequest) -> Vec<u8> {
             temperature: request.temperature,
             top_p: request.top_p,
             stop_sequences: &request.stop,
+            seed: request.seed,
+            presence_penalty: request.presence_penalty,
+            frequency_penalty: request.frequency_penalty,
         },
     };
     serde_json::to_vec(&body).unwrap_or_default()
@@ -436,6 +445,7 @@ mod tests {
             temperature: Some(1.5),
             top_p: None,
             stop: vec![],
+            ..Default::default()
         };
         let v: serde_json::Value = serde_json::from_slice(&request_body(&req)).unwrap();
         assert_eq!(v["systemInstruction"]["parts"][0]["text"], "Tutor.");

@@ -8,6 +8,7 @@ use provider_sim::Vendor;
 use secrecy::SecretString;
 
 use crate::support::*;
+use serde_json::json;
 
 fn anthropic(sim: &provider_sim::Simulator, t: llm_providers::Timeouts) -> Anthropic {
     Anthropic::new(
@@ -134,4 +135,17 @@ async fn hang_times_out() {
     let sim = sim().await;
     let p = anthropic(&sim, short_timeouts());
     check_hang(&sim, Vendor::Anthropic, &p, "claude").await;
+}
+
+#[tokio::test]
+async fn the_optional_parameters_it_declares_travel() {
+    let sim = sim().await;
+    let p = anthropic(&sim, timeouts());
+    let (support, body) =
+        send_supported_options(&sim, Vendor::Anthropic, &p, "claude-haiku-4-5").await;
+    // The Messages API has no seed or penalties: requests with them must go elsewhere.
+    assert!(
+        support.user && !support.seed && !support.presence_penalty && !support.frequency_penalty
+    );
+    assert_eq!(body["metadata"], json!({"user_id": "learner-7"}));
 }

@@ -6,6 +6,8 @@ use provider_sim::Vendor;
 use secrecy::SecretString;
 
 use crate::support::*;
+use llm_providers::ChatSupport;
+use serde_json::json;
 
 fn azure(sim: &provider_sim::Simulator, auth: AzureAuth) -> Azure {
     let t = timeouts();
@@ -128,4 +130,21 @@ async fn hang_times_out() {
     let t = short_timeouts();
     let p = Azure::new("azure", http(&t), t, &sim.base_url(), "2024-10-21", &key());
     check_hang(&sim, Vendor::Azure, &p, "tutor").await;
+}
+
+#[tokio::test]
+async fn the_optional_parameters_it_declares_travel() {
+    let sim = sim().await;
+    let p = azure(&sim, key());
+    let (support, body) = send_supported_options(&sim, Vendor::Azure, &p, "gpt-4o").await;
+    assert_eq!(support, ChatSupport::ALL);
+    assert_eq!(
+        (
+            &body["seed"],
+            &body["presence_penalty"],
+            &body["frequency_penalty"],
+            &body["user"]
+        ),
+        (&json!(7), &json!(0.5), &json!(-0.5), &json!("learner-7"))
+    );
 }

@@ -9,6 +9,7 @@ use provider_sim::{RecordedRequest, Vendor};
 use secrecy::SecretString;
 
 use crate::support::*;
+use llm_providers::ChatSupport;
 
 const MODEL: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 
@@ -171,4 +172,24 @@ async fn hang_times_out() {
     let sim = sim().await;
     let p = bedrock(&sim, short_timeouts(), None);
     check_hang(&sim, Vendor::Bedrock, &p, MODEL).await;
+}
+
+#[tokio::test]
+async fn the_optional_parameters_it_declares_travel() {
+    let sim = sim().await;
+    let p = bedrock(&sim, timeouts(), None);
+    let (support, body) = send_supported_options(
+        &sim,
+        Vendor::Bedrock,
+        &p,
+        "anthropic.claude-3-haiku-20240307-v1:0",
+    )
+    .await;
+    // Converse's inferenceConfig has none of them.
+    assert_eq!(support, ChatSupport::default());
+    assert_eq!(
+        body["inferenceConfig"].as_object().unwrap().len(),
+        2,
+        "{body}"
+    );
 }

@@ -5,6 +5,7 @@ use llm_providers::{EmbedRequest, ErrorKind, FinishReason, Provider};
 use provider_sim::Vendor;
 
 use crate::support::*;
+use serde_json::json;
 
 fn ollama(sim: &provider_sim::Simulator, t: llm_providers::Timeouts) -> Ollama {
     Ollama::new("ollama", http(&t), t, &sim.base_url())
@@ -74,4 +75,21 @@ async fn hang_times_out() {
     let sim = sim().await;
     let p = ollama(&sim, short_timeouts());
     check_hang(&sim, Vendor::Ollama, &p, "llama3.2").await;
+}
+
+#[tokio::test]
+async fn the_optional_parameters_it_declares_travel() {
+    let sim = sim().await;
+    let p = ollama(&sim, timeouts());
+    let (support, body) = send_supported_options(&sim, Vendor::Ollama, &p, "llama3.2").await;
+    assert!(support.seed && support.presence_penalty && support.frequency_penalty && !support.user);
+    let options = &body["options"];
+    assert_eq!(
+        (
+            &options["seed"],
+            &options["presence_penalty"],
+            &options["frequency_penalty"]
+        ),
+        (&json!(7), &json!(0.5), &json!(-0.5))
+    );
 }

@@ -7,6 +7,8 @@ use provider_sim::Vendor;
 use secrecy::SecretString;
 
 use crate::support::*;
+use llm_providers::ChatSupport;
+use serde_json::json;
 
 fn openai(sim: &provider_sim::Simulator, t: llm_providers::Timeouts) -> OpenAi {
     OpenAi::new(
@@ -117,4 +119,21 @@ async fn compatible_servers_need_no_key() {
     let sent = last_request(&sim, Vendor::OpenAi);
     assert_eq!(sent.header("authorization"), None);
     assert_eq!(sent.json().unwrap()["max_tokens"], 100);
+}
+
+#[tokio::test]
+async fn the_optional_parameters_it_declares_travel() {
+    let sim = sim().await;
+    let p = openai(&sim, timeouts());
+    let (support, body) = send_supported_options(&sim, Vendor::OpenAi, &p, "gpt-4o").await;
+    assert_eq!(support, ChatSupport::ALL);
+    assert_eq!(
+        (
+            &body["seed"],
+            &body["presence_penalty"],
+            &body["frequency_penalty"],
+            &body["user"]
+        ),
+        (&json!(7), &json!(0.5), &json!(-0.5), &json!("learner-7"))
+    );
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use llm_providers::transport::http::build_client;
 use llm_providers::{
-    ChatRequest, ErrorKind, FrameStream, Message, Provider, ProviderError, Role, StreamFrame,
-    Timeouts, TokenUsage,
+    ChatRequest, ChatSupport, ErrorKind, FrameStream, Message, Provider, ProviderError, Role,
+    StreamFrame, Timeouts, TokenUsage,
 };
 use provider_sim::{Fault, RecordedRequest, SimConfig, Simulator, Vendor};
 
@@ -49,7 +49,29 @@ pub fn chat(text: &str) -> ChatRequest {
         temperature: Some(0.7),
         top_p: None,
         stop: vec![],
+        ..Default::default()
     }
+}
+
+/// Sends `provider` a request with every optional parameter it declares it
+/// honours (seed 7, presence_penalty 0.5, frequency_penalty -0.5, user
+/// `learner-7`); returns what it declared and the body the vendor received,
+/// in which the caller finds each parameter in the vendor's own form.
+pub async fn send_supported_options(
+    sim: &Simulator,
+    vendor: Vendor,
+    provider: &dyn Provider,
+    model: &str,
+) -> (ChatSupport, serde_json::Value) {
+    let support = provider.chat_support();
+    let mut req = chat("Hello there");
+    req.seed = support.seed.then_some(7);
+    req.presence_penalty = support.presence_penalty.then_some(0.5);
+    req.frequency_penalty = support.frequency_penalty.then_some(-0.5);
+    req.user = support.user.then(|| "learner-7".to_owned());
+    assert_eq!(req.unsupported(support), None);
+    provider.complete(model, &req).await.unwrap();
+    (support, last_request(sim, vendor).json().unwrap())
 }
 
 /// The simulator's reply to `text` (its documented deterministic answer).

@@ -11,6 +11,7 @@ use provider_sim::Vendor;
 use secrecy::SecretString;
 
 use crate::support::*;
+use serde_json::json;
 
 const KEY: &str = include_str!("../fixtures/vertex-test-service-account.json");
 const PUBLIC_KEY: &str = include_str!("../fixtures/vertex-test-service-account.pub.pem");
@@ -215,4 +216,22 @@ async fn hang_times_out() {
     let sim = sim().await;
     let p = vertex(&sim, short_timeouts(), fixed());
     check_hang(&sim, Vendor::Vertex, &p, "gemini-2.5-flash").await;
+}
+
+#[tokio::test]
+async fn the_optional_parameters_it_declares_travel() {
+    let sim = sim().await;
+    let p = vertex(&sim, timeouts(), fixed());
+    let (support, body) =
+        send_supported_options(&sim, Vendor::Vertex, &p, "gemini-2.5-flash").await;
+    assert!(support.seed && support.presence_penalty && support.frequency_penalty && !support.user);
+    let config = &body["generationConfig"];
+    assert_eq!(
+        (
+            &config["seed"],
+            &config["presencePenalty"],
+            &config["frequencyPenalty"]
+        ),
+        (&json!(7), &json!(0.5), &json!(-0.5))
+    );
 }

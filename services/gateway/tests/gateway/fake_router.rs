@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tonic::{Request, Response, Status};
 
+/// The `created` every model of the fake catalogue carries.
+pub const FAKE_MODELS_CREATED: i64 = 1_700_000_000;
+
 #[derive(Clone, Default)]
 pub struct FakeRouter {
     pub seen: Recorder,
@@ -169,6 +172,7 @@ impl router::llm_router_server::LlmRouter for FakeRouter {
             kind: kind as i32,
             tier: 0,
             candidates: vec![format!("azure/{id}")],
+            created: FAKE_MODELS_CREATED,
         };
         Ok(Response::new(router::ListModelsResponse {
             models: vec![

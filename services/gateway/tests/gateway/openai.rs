@@ -1,6 +1,7 @@
 //! The OpenAI-compatible API's wire format.
 
 use super::app::*;
+use super::fakes::FAKE_MODELS_CREATED;
 use serde_json::{Value, json};
 
 fn chat(model: &str, stream: bool, include_usage: bool) -> Value {
@@ -322,7 +323,30 @@ async fn models_in_openai_list_shape() {
     assert_eq!(body["object"], "list");
     assert_eq!(
         body["data"][0],
-        json!({"id": "sota", "object": "model", "created": 0, "owned_by": "fluentedge"})
+        json!({"id": "sota", "object": "model", "created": FAKE_MODELS_CREATED, "owned_by": "fluentedge"})
     );
     assert_eq!(body["data"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn one_model_by_id_and_404_for_unknown_ones() {
+    let app = spawn_app().await;
+    let r = app
+        .get_as("u", "/v1/models/text-embedding-3-small")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"id": "text-embedding-3-small", "object": "model", "created": FAKE_MODELS_CREATED, "owned_by": "fluentedge"})
+    );
+    let (status, body) = json_of(app.get_as("u", "/v1/models/gpt-9").send().await.unwrap()).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "model_not_found");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("gpt-9"),
+        "{body}"
+    );
 }

@@ -107,3 +107,21 @@ def test_bad_request_raises_bad_request_error(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="sota", messages=[{"role": "tool", "content": "x", "tool_call_id": "t"}])
     assert "role" in caught.value.message
+
+
+def test_models_retrieve(client):
+    m = client.models.retrieve("sota")
+    assert (m.id, m.object, m.owned_by) == ("sota", "model", "fluentedge")
+    assert m.created > 0
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-9")
+
+
+def test_a_parameter_the_gateway_cannot_honour_is_refused_by_name(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="sota",
+            messages=MESSAGES,
+            logit_bias={"50256": -100},
+        )
+    assert "logit_bias" in str(caught.value)

@@ -100,6 +100,10 @@ pub fn chat_call(
             temperature: req.temperature,
             top_p: req.top_p,
             stop: req.stop,
+            seed: req.seed,
+            presence_penalty: req.presence_penalty,
+            frequency_penalty: req.frequency_penalty,
+            user: req.user,
         },
         caller: caller(req.caller),
         deadline,
@@ -181,7 +185,8 @@ pub fn embedding(e: Embedding) -> pb::EmbedResponse {
     }
 }
 
-pub fn models(entries: Vec<ModelEntry>) -> pb::ListModelsResponse {
+/// The catalogue; `created` is Unix seconds.
+pub fn models(entries: Vec<ModelEntry>, created: i64) -> pb::ListModelsResponse {
     pb::ListModelsResponse {
         models: entries
             .into_iter()
@@ -193,6 +198,7 @@ pub fn models(entries: Vec<ModelEntry>) -> pb::ListModelsResponse {
                 },
                 tier: tier(m.tier),
                 candidates: m.candidates.iter().map(Candidate::to_string).collect(),
+                created,
             })
             .collect(),
     }

@@ -52,7 +52,7 @@ impl Engine {
     pub async fn complete(&self, mut call: ChatCall) -> Result<Completion, EngineError> {
         let started = Instant::now();
         validate_chat(&mut call.request, &self.limits)?;
-        let mut resolved = self.resolve_chat(&call.target)?;
+        let mut resolved = self.resolve_chat(&call.target, &call.request)?;
         let admission = self.admit_chat(&call, &mut resolved).await?;
         let deadline = self.deadline(call.deadline, started);
         let identity = CallIdentity {

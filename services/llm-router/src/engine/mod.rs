@@ -11,7 +11,7 @@
 //! - [`complete`] and [`stream`]: the candidates in order.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use parking_lot::RwLock;
 use tokio::time::Instant;
@@ -41,7 +41,7 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 use llm_providers::registry::Registry;
 use llm_providers::transport::http;
-use llm_providers::{Provider, TokenUsage};
+use llm_providers::{ChatRequest, Provider, TokenUsage};
 
 use crate::pricing::{Cost, PriceTable};
 use crate::routing::{Candidate, ModelEntry, Resolved, RouteError, RouterSettings, Routes, Target};
@@ -93,6 +93,8 @@ pub struct Engine {
     resilience: Resilience,
     accounting: Option<Arc<Accounting>>,
     call_timeout: Duration,
+    /// When this configuration was loaded: the `created` of every model.
+    configured_at: SystemTime,
 }
 
 impl std::fmt::Debug for Engine {
@@ -128,6 +130,7 @@ impl Engine {
             resilience: Resilience::default(),
             accounting: None,
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            configured_at: SystemTime::now(),
         }
     }
 
@@ -274,10 +277,48 @@ impl Engine {
         self.routes.catalogue(self.primary_override().as_deref())
     }
 
-    pub fn resolve_chat(&self, target: &Target) -> Result<Resolved, EngineError> {
-        self.routes
+    /// When the routes were loaded (models have no other creation time).
+    pub fn configured_at(&self) -> SystemTime {
+        self.configured_at
+    }
+
+    /// `target`'s candidates whose vendor honours every parameter `request`
+    /// sets: fallback never reaches a vendor that would drop one. When none
+    /// can, the call is invalid and the message names the parameter and
+    /// each candidate's vendor.
+    pub fn resolve_chat(
+        &self,
+        target: &Target,
+        request: &ChatRequest,
+    ) -> Result<Resolved, EngineError> {
+        let mut resolved = self
+            .routes
             .resolve_chat(target, self.primary_override().as_deref())
-            .map_err(route_error)
+            .map_err(route_error)?;
+        let mut refusals = Vec::new();
+        resolved.candidates.retain(|c| {
+            let unsupported = self
+                .provider(c)
+                .and_then(|p| request.unsupported(p.chat_support()));
+            if let Some(parameter) = unsupported {
+                refusals.push((parameter, c.provider.clone()));
+            }
+            unsupported.is_none()
+        });
+        match refusals.first() {
+            Some(&(parameter, _)) if resolved.candidates.is_empty() => {
+                let vendors: Vec<&str> = refusals.iter().map(|(_, p)| &**p).collect();
+                Err(EngineError::invalid(
+                    parameter,
+                    format!(
+                        "not supported by {} (serving {})",
+                        vendors.join(", "),
+                        resolved.name
+                    ),
+                ))
+            }
+            _ => Ok(resolved),
+        }
     }
 
     pub fn resolve_embedding(&self, model: Option<&str>) -> Result<Resolved, EngineError> {

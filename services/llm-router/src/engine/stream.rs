@@ -73,7 +73,7 @@ impl Engine {
     pub async fn stream(self: &Arc<Self>, mut call: ChatCall) -> Result<EngineStream, EngineError> {
         let started = Instant::now();
         validate_chat(&mut call.request, &self.limits)?;
-        let mut resolved = self.resolve_chat(&call.target)?;
+        let mut resolved = self.resolve_chat(&call.target, &call.request)?;
         let admission = self.admit_chat(&call, &mut resolved).await?;
         let deadline = self.deadline(call.deadline, started);
         let identity = CallIdentity {

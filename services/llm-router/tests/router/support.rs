@@ -20,6 +20,7 @@ pub fn chat(text: &str) -> ChatRequest {
         temperature: Some(0.7),
         top_p: None,
         stop: vec![],
+        ..Default::default()
     }
 }
 

@@ -1,6 +1,9 @@
 //! OpenAI's request and response shapes, and their translation to and from
-//! the router's messages. Unknown request fields are ignored, as OpenAI-
-//! compatible servers do, so newer SDKs keep working.
+//! the router's messages. A chat request field we cannot honour is refused
+//! by name (400), never ignored: a silently dropped `tools` or
+//! `response_format` gives a caller a plausible but wrong answer.
+
+use std::collections::BTreeMap;
 
 use crate::errors::ApiError;
 use fluentedge_proto::router::v1 as pb;
@@ -54,20 +57,57 @@ pub struct ChatCompletionRequest {
     #[serde(default)]
     pub max_completion_tokens: Option<u32>,
     #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f32>,
     #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub top_p: Option<f32>,
+    /// At most 4 sequences.
     #[serde(default)]
     pub stop: Option<StringOrArray>,
-    // `user` (and any other field) is accepted and ignored: usage is always
-    // attributed to the token's subject, never to a name the client chooses.
+    /// Best-effort deterministic sampling. Served only by models whose
+    /// vendors have it (OpenAI, Azure, Vertex, Ollama); 400 otherwise.
+    #[serde(default)]
+    pub seed: Option<i64>,
+    /// Served only by models whose vendors have it (OpenAI, Azure, Vertex,
+    /// Ollama); 400 otherwise.
+    #[serde(default)]
+    #[schema(minimum = -2.0, maximum = 2.0)]
+    pub presence_penalty: Option<f32>,
+    /// Served only by models whose vendors have it (OpenAI, Azure, Vertex,
+    /// Ollama); 400 otherwise.
+    #[serde(default)]
+    #[schema(minimum = -2.0, maximum = 2.0)]
+    pub frequency_penalty: Option<f32>,
+    /// An end-user id passed to the vendor for its abuse monitoring
+    /// (OpenAI, Azure, Anthropic; 400 for others). Usage is still attributed
+    /// to the token's subject, never to a name the client chooses.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 256)]
+    pub user: Option<String>,
     #[serde(default)]
     pub stream: Option<bool>,
     #[serde(default)]
     pub stream_options: Option<StreamOptions>,
     /// Only 1 is supported.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1)]
     pub n: Option<u32>,
+    /// Every other field: refused by name unless null or a no-op value
+    /// (`logprobs: false`, `store: false`, `response_format: {"type": "text"}`).
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// Whether an unsupported field's value asks for nothing: SDKs send some
+/// fields with their default values.
+fn asks_nothing(name: &str, value: &serde_json::Value) -> bool {
+    match name {
+        "logprobs" | "store" => value == &serde_json::Value::Bool(false),
+        "response_format" => value == &serde_json::json!({"type": "text"}),
+        _ => value.is_null(),
+    }
 }
 
 impl ChatCompletionRequest {
@@ -88,6 +128,16 @@ impl ChatCompletionRequest {
             return Err(ApiError::invalid(
                 "messages: at least one message is required",
             ));
+        }
+        if let Some(name) = self
+            .other
+            .iter()
+            .find(|(name, value)| !asks_nothing(name, value))
+            .map(|(name, _)| name)
+        {
+            return Err(ApiError::invalid(format!(
+                "{name}: not supported (refused rather than ignored)"
+            )));
         }
         if self.n.is_some_and(|n| n != 1) {
             return Err(ApiError::invalid("n: only 1 choice is supported"));
@@ -140,6 +190,10 @@ impl ChatCompletionRequest {
             top_p: self.top_p,
             stop,
             caller: Some(caller(subject)),
+            seed: self.seed,
+            presence_penalty: self.presence_penalty,
+            frequency_penalty: self.frequency_penalty,
+            user: self.user.clone(),
         })
     }
 }
@@ -404,7 +458,47 @@ mod tests {
         assert_eq!(p.stop, ["END"]);
         assert_eq!(p.messages[0].role(), pb::Role::System);
         assert_eq!(p.messages[1].content, "hi there");
+        assert_eq!((p.seed, p.user.as_deref()), (Some(7), Some("u")));
         assert_eq!(p.caller.unwrap().user_id, "alice");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_honour_by_name() {
+        let base =
+            serde_json::json!({"model": "sota", "messages": [{"role": "user", "content": "x"}]});
+        let with = |name: &str, value: serde_json::Value| {
+            let mut body = base.clone();
+            body[name] = value;
+            request(body).to_proto("a")
+        };
+        for (name, value) in [
+            (
+                "tools",
+                serde_json::json!([{"type": "function", "function": {"name": "f"}}]),
+            ),
+            ("tool_choice", serde_json::json!("auto")),
+            (
+                "response_format",
+                serde_json::json!({"type": "json_object"}),
+            ),
+            ("logprobs", serde_json::json!(true)),
+            ("logit_bias", serde_json::json!({"50256": -100})),
+        ] {
+            let e = with(name, value).unwrap_err();
+            assert!(
+                e.message().starts_with(&format!("{name}: ")),
+                "{}",
+                e.message()
+            );
+        }
+        for (name, value) in [
+            ("logprobs", serde_json::json!(false)),
+            ("store", serde_json::json!(false)),
+            ("response_format", serde_json::json!({"type": "text"})),
+            ("tools", serde_json::Value::Null),
+        ] {
+            assert!(with(name, value).is_ok(), "{name}");
+        }
     }
 
     #[test]
