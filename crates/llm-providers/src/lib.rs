@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use futures::Stream;
 
 mod error;
+mod tools;
 mod types;
 
 pub mod anthropic;
@@ -32,6 +33,7 @@ pub mod transport;
 pub mod vertex;
 
 pub use error::{ErrorKind, MAX_RETRY_AFTER, ProviderError, retry_after};
+pub use tools::{Tool, ToolCall, ToolChoice};
 pub use transport::http::Timeouts;
 pub use types::{
     ChatRequest, ChatResponse, ChatSupport, EmbedRequest, EmbedResponse, FinishReason, Message,

@@ -1,12 +1,15 @@
 //! The vendor-neutral request, response and stream types every provider speaks.
 
 use crate::ProviderError;
+use crate::tools::{Tool, ToolCall, ToolChoice};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     System,
     User,
     Assistant,
+    /// A tool's result, answering one call of the assistant turn before it.
+    Tool,
 }
 
 impl Role {
@@ -15,6 +18,7 @@ impl Role {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
 }
@@ -23,6 +27,10 @@ impl Role {
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// The calls an assistant turn made (its content may then be empty).
+    pub tool_calls: Vec<ToolCall>,
+    /// The call a `tool` message answers.
+    pub tool_call_id: Option<String>,
 }
 
 impl Message {
@@ -30,6 +38,24 @@ impl Message {
         Self {
             role,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    /// An assistant turn that called tools.
+    pub fn tool_calls(calls: Vec<ToolCall>) -> Self {
+        Self {
+            tool_calls: calls,
+            ..Self::new(Role::Assistant, "")
+        }
+    }
+
+    /// A tool's result for call `id`.
+    pub fn tool_result(id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            tool_call_id: Some(id.into()),
+            ..Self::new(Role::Tool, content)
         }
     }
 }
@@ -54,6 +80,12 @@ pub struct ChatRequest {
     /// The end user, for the vendor's abuse monitoring; not every vendor
     /// has it.
     pub user: Option<String>,
+    /// Functions the model may call; not every vendor's translation exists.
+    pub tools: Vec<Tool>,
+    /// `None`: the vendor's default (`auto` when tools are offered).
+    pub tool_choice: Option<ToolChoice>,
+    /// `Some(false)`: at most one call per turn.
+    pub parallel_tool_calls: Option<bool>,
 }
 
 /// Which of [`ChatRequest`]'s optional parameters a vendor honours. Every
@@ -64,6 +96,8 @@ pub struct ChatSupport {
     pub presence_penalty: bool,
     pub frequency_penalty: bool,
     pub user: bool,
+    /// Tools, tool choice, assistant tool calls and tool results.
+    pub tools: bool,
 }
 
 impl ChatSupport {
@@ -73,6 +107,7 @@ impl ChatSupport {
         presence_penalty: true,
         frequency_penalty: true,
         user: true,
+        tools: true,
     };
 }
 
@@ -94,10 +129,22 @@ impl ChatRequest {
                 support.frequency_penalty,
             ),
             ("user", self.user.is_some(), support.user),
+            ("tools", self.uses_tools(), support.tools),
         ]
         .into_iter()
         .find(|&(_, set, honoured)| set && !honoured)
         .map(|(name, _, _)| name)
+    }
+
+    /// Whether any part of the request is about tools.
+    pub fn uses_tools(&self) -> bool {
+        !self.tools.is_empty()
+            || self.tool_choice.is_some()
+            || self.parallel_tool_calls.is_some()
+            || self
+                .messages
+                .iter()
+                .any(|m| m.role == Role::Tool || !m.tool_calls.is_empty())
     }
 
     /// The system messages joined by blank lines (vendors that take the system
@@ -199,6 +246,8 @@ impl FinishReason {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatResponse {
     pub content: String,
+    /// The calls the model made (finish reason `ToolCalls`).
+    pub tool_calls: Vec<ToolCall>,
     pub finish_reason: FinishReason,
     /// Zero when the provider reported none (some OpenAI-compatible servers).
     pub usage: TokenUsage,

@@ -28,3 +28,5 @@ mod calls_resilience;
 mod engine;
 #[path = "router/grpc.rs"]
 mod grpc;
+#[path = "router/tools.rs"]
+mod tools;

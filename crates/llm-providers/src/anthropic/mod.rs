@@ -163,7 +163,8 @@ impl Provider for Anthropic {
     }
 
     fn chat_support(&self) -> ChatSupport {
-        // `user` travels as `metadata.user_id`; no seed or penalties.
+        // `user` travels as `metadata.user_id`; no seed or penalties. No
+        // tool translation yet: tool requests go to vendors that have one.
         ChatSupport {
             user: true,
             ..ChatSupport::default()

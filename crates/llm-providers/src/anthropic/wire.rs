@@ -149,6 +149,7 @@ pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
             m.usage.input().unwrap_or(0),
             m.usage.output_tokens.unwrap_or(0),
         ),
+        tool_calls: Vec::new(),
     })
 }
 

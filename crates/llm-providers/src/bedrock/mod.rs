@@ -221,7 +221,7 @@ impl Provider for Bedrock {
     }
 
     fn chat_support(&self) -> ChatSupport {
-        // Converse's inferenceConfig has none of them.
+        // Converse's inferenceConfig has none of them; no tool translation yet.
         ChatSupport::default()
     }
 

@@ -132,6 +132,7 @@ pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
         content: blocks.into_iter().filter_map(|b| b.text).collect(),
         finish_reason: finish,
         usage: TokenUsage::new(r.usage.input_tokens, r.usage.output_tokens),
+        tool_calls: Vec::new(),
     })
 }
 

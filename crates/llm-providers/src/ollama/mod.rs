@@ -122,6 +122,8 @@ impl Provider for Ollama {
         // `options` has no end-user field.
         ChatSupport {
             user: false,
+            // No tool translation yet: tool requests go to vendors that have one.
+            tools: false,
             ..ChatSupport::ALL
         }
     }

@@ -134,6 +134,7 @@ pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
         finish_reason: finish(&line),
         usage: TokenUsage::new(line.prompt_eval_count, line.eval_count),
         content: line.message.map(|m| m.content).unwrap_or_default(),
+        tool_calls: Vec::new(),
     })
 }
 

@@ -16,6 +16,7 @@ use crate::config::{ProviderContext, ProviderSetup, Vendor, check_url};
 use crate::limits::{MAX_BODY, MAX_EMBED_BODY};
 use crate::transport::http::bearer;
 use crate::transport::http::{self as transport, Timeouts};
+mod tools;
 pub mod wire;
 
 use crate::{

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::tools::{WireMessage, WireToolCall, tool_choice_json, tools_json};
 use crate::transport::http::{ErrorAnswer, FrameDecoder, parse_json};
 use crate::transport::sse::{SseEvent, SseParser};
 use crate::{
@@ -21,12 +22,6 @@ pub enum MaxTokensField {
     MaxCompletionTokens,
     #[default]
     MaxTokens,
-}
-
-#[derive(Serialize)]
-struct WireMessage<'a> {
-    role: &'static str,
-    content: &'a str,
 }
 
 #[derive(Serialize)]
@@ -57,6 +52,12 @@ struct ChatBody<'a> {
     frequency_penalty: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,14 +74,7 @@ pub fn chat_body(
 ) -> Vec<u8> {
     let body = ChatBody {
         model,
-        messages: request
-            .messages
-            .iter()
-            .map(|m| WireMessage {
-                role: m.role.as_str(),
-                content: &m.content,
-            })
-            .collect(),
+        messages: request.messages.iter().map(WireMessage::from).collect(),
         max_tokens: (field == MaxTokensField::MaxTokens).then_some(request.max_tokens),
         max_completion_tokens: (field == MaxTokensField::MaxCompletionTokens)
             .then_some(request.max_tokens),
@@ -91,6 +85,9 @@ pub fn chat_body(
         presence_penalty: request.presence_penalty,
         frequency_penalty: request.frequency_penalty,
         user: request.user.as_deref(),
+        tools: tools_json(&request.tools),
+        tool_choice: request.tool_choice.as_ref().map(tool_choice_json),
+        parallel_tool_calls: request.parallel_tool_calls,
         stream,
         stream_options: stream.then_some(StreamOptions {
             include_usage: true,
@@ -132,7 +129,7 @@ struct Choice {
 struct ChoiceMessage {
     content: Option<String>,
     #[serde(default)]
-    tool_calls: Vec<serde_json::Value>,
+    tool_calls: Vec<WireToolCall>,
 }
 
 pub fn finish_reason(reason: &str) -> FinishReason {
@@ -161,6 +158,12 @@ pub fn parse_completion(body: &[u8]) -> Result<ChatResponse, ProviderError> {
     }
     Ok(ChatResponse {
         content: choice.message.content.unwrap_or_default(),
+        tool_calls: choice
+            .message
+            .tool_calls
+            .into_iter()
+            .map(Into::into)
+            .collect(),
         finish_reason: finish,
         usage: c.usage.map(TokenUsage::from).unwrap_or_default(),
     })

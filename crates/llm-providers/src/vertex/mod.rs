@@ -250,6 +250,8 @@ impl Provider for Vertex {
         // generationConfig has no end-user field.
         ChatSupport {
             user: false,
+            // No tool translation yet: tool requests go to vendors that have one.
+            tools: false,
             ..ChatSupport::ALL
         }
     }

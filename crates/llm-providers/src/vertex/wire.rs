@@ -250,6 +250,7 @@ pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
             .collect(),
         finish_reason: finish,
         usage,
+        tool_calls: Vec::new(),
     })
 }
 

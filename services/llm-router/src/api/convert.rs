@@ -40,8 +40,9 @@ fn role(value: i32, index: usize) -> Result<Role, ServiceError> {
         Ok(pb::Role::System) => Ok(Role::System),
         Ok(pb::Role::User) => Ok(Role::User),
         Ok(pb::Role::Assistant) => Ok(Role::Assistant),
+        Ok(pb::Role::Tool) => Ok(Role::Tool),
         Ok(pb::Role::Unspecified) | Err(_) => Err(ServiceError::invalid(format!(
-            "messages[{index}].role: must be ROLE_SYSTEM, ROLE_USER or ROLE_ASSISTANT"
+            "messages[{index}].role: must be ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT or ROLE_TOOL"
         ))),
     }
 }
@@ -56,7 +57,8 @@ fn message(i: usize, m: pb::ChatMessage) -> Result<Message, ServiceError> {
             c as u32
         )));
     }
-    Ok(Message::new(role(m.role, i)?, m.content))
+    let message = Message::new(role(m.role, i)?, m.content);
+    super::tools::message_parts(i, message, m.tool_calls, m.tool_call_id)
 }
 
 pub fn chat_call(
@@ -75,6 +77,8 @@ pub fn chat_call(
         .enumerate()
         .map(|(i, m)| message(i, m))
         .collect::<Result<Vec<_>, ServiceError>>()?;
+    let tools = super::tools::tools(req.tools)?;
+    let tool_choice = super::tools::tool_choice(req.tool_choice, &tools)?;
     let model = req.model.trim();
     let target = if !model.is_empty() {
         Target::Model(model.to_owned())
@@ -104,6 +108,9 @@ pub fn chat_call(
             presence_penalty: req.presence_penalty,
             frequency_penalty: req.frequency_penalty,
             user: req.user,
+            tools,
+            tool_choice,
+            parallel_tool_calls: req.parallel_tool_calls,
         },
         caller: caller(req.caller),
         deadline,
@@ -168,6 +175,7 @@ pub fn completion(c: Completion) -> pb::CompleteResponse {
         served_tier: tier(c.served_tier),
         attempts: c.attempts,
         latency_ms: millis(c.latency),
+        tool_calls: super::tools::calls(c.tool_calls),
     }
 }
 
@@ -251,6 +259,7 @@ pub fn frame(f: EngineFrame) -> pb::StreamCompleteResponse {
             served_tier: tier(served_tier),
         }),
         EngineFrame::Delta(text) => Frame::Delta(pb::TextDelta { text }),
+        EngineFrame::ToolCall(d) => Frame::ToolCall(super::tools::delta(d)),
         EngineFrame::End {
             finish_reason: f,
             usage: u,

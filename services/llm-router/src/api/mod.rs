@@ -2,6 +2,7 @@
 
 pub mod access;
 mod convert;
+mod tools;
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};

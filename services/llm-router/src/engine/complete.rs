@@ -11,7 +11,7 @@ use super::observe::{self, CallOutcome, Operation};
 use super::request::{
     CandidateFailure, ChatCall, EmbedCall, EngineError, validate_chat, validate_embed,
 };
-use llm_providers::{FinishReason, TokenUsage, estimate_tokens};
+use llm_providers::{FinishReason, TokenUsage, ToolCall, estimate_tokens};
 
 use crate::pricing::Cost;
 use crate::routing::Tier;
@@ -23,6 +23,7 @@ pub struct Completion {
     pub provider: Arc<str>,
     pub model: Arc<str>,
     pub content: String,
+    pub tool_calls: Vec<ToolCall>,
     pub finish_reason: FinishReason,
     pub usage: TokenUsage,
     pub cost: Cost,
@@ -71,11 +72,12 @@ impl Engine {
                     self.attempt_candidate(candidate, &call.request)
                 })
                 .await;
-            let (content, finish_reason, usage, cost) = match attempt {
+            let (content, tool_calls, finish_reason, usage, cost) = match attempt {
                 Ok((a, held)) => {
                     held.succeeded();
                     (
                         a.response.content,
+                        a.response.tool_calls,
                         a.response.finish_reason,
                         a.usage,
                         a.cost,
@@ -85,6 +87,7 @@ impl Engine {
                     let usage = TokenUsage::default();
                     (
                         String::new(),
+                        Vec::new(),
                         FinishReason::ContentFilter,
                         usage,
                         self.cost(candidate, usage),
@@ -107,6 +110,7 @@ impl Engine {
                 provider: Arc::clone(&candidate.provider),
                 model: Arc::clone(&candidate.model),
                 content,
+                tool_calls,
                 finish_reason,
                 usage,
                 cost,

@@ -17,7 +17,9 @@ use super::observe::{self, CallOutcome, Operation};
 use super::request::{CandidateFailure, ChatCall, EngineError, all_failed_message, validate_chat};
 use super::resilient::Held;
 use super::{Engine, OpenedStream};
-use llm_providers::{FinishReason, ProviderError, StreamFrame, TokenUsage, estimate_tokens};
+use llm_providers::{
+    FinishReason, ProviderError, StreamFrame, TokenUsage, ToolCallDelta, estimate_tokens,
+};
 
 use crate::pricing::Cost;
 use crate::routing::{Candidate, Tier};
@@ -34,6 +36,8 @@ pub enum EngineFrame {
         served_tier: Option<Tier>,
     },
     Delta(String),
+    /// A piece of a tool call, as the vendor streamed it (OpenAI's shape).
+    ToolCall(ToolCallDelta),
     End {
         finish_reason: FinishReason,
         usage: TokenUsage,
@@ -209,9 +213,8 @@ impl Inflight {
                 Some(EngineFrame::Delta(text))
             }
             StreamFrame::ToolCall(delta) => {
-                // Tool calls are not relayed (the API has no tools), but billed.
                 self.output_chars += delta.arguments.chars().count();
-                None
+                Some(EngineFrame::ToolCall(delta))
             }
             StreamFrame::Usage(u) => {
                 self.reported = self.reported.max(u);

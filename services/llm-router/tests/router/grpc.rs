@@ -69,6 +69,7 @@ fn message(role: pb::Role, content: &str) -> pb::ChatMessage {
     pb::ChatMessage {
         role: role as i32,
         content: content.into(),
+        ..Default::default()
     }
 }
 
@@ -89,7 +90,7 @@ fn cost(input: u64, output: u64, in_price: u64, out_price: u64) -> i64 {
     (input * in_price + output * out_price).div_ceil(1_000_000) as i64
 }
 
-async fn stream_frames(app: &mut App, req: pb::CompleteRequest) -> Vec<Frame> {
+pub async fn stream_frames(app: &mut App, req: pb::CompleteRequest) -> Vec<Frame> {
     let mut stream = app.client.stream_complete(req).await.unwrap().into_inner();
     let mut frames = Vec::new();
     while let Some(item) = stream.next().await {

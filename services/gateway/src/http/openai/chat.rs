@@ -137,6 +137,15 @@ async fn stream(
                     yield error_event(&ApiError::from_stream_frame(ROUTER, e.grpc_code, &e.reason, &e.message));
                     return;
                 }
+                // `tools` is refused before the call, so a tool call is a
+                // broken answer rather than something to drop.
+                Frame::ToolCall(_) => {
+                    yield error_event(&ApiError::new(
+                        ErrorCode::Internal,
+                        "the model answered with a tool call to a request without tools",
+                    ));
+                    return;
+                }
             }
         }
     };

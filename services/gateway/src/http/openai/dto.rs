@@ -194,6 +194,7 @@ impl ChatCompletionRequest {
             presence_penalty: self.presence_penalty,
             frequency_penalty: self.frequency_penalty,
             user: self.user.clone(),
+            ..Default::default()
         })
     }
 }
@@ -250,6 +251,7 @@ fn message_to_proto(i: usize, m: &ChatMessageIn) -> Result<pb::ChatMessage, ApiE
     Ok(pb::ChatMessage {
         role: role as i32,
         content,
+        ..Default::default()
     })
 }
 
