@@ -77,6 +77,7 @@ pub fn chat_call(
         .enumerate()
         .map(|(i, m)| message(i, m))
         .collect::<Result<Vec<_>, ServiceError>>()?;
+    super::tools::check_answers(&messages)?;
     let tools = super::tools::tools(req.tools)?;
     let tool_choice = super::tools::tool_choice(req.tool_choice, &tools)?;
     let model = req.model.trim();

@@ -137,6 +137,23 @@ pub fn message_parts(
     Ok(message)
 }
 
+/// Every tool message answers a call of an earlier assistant turn (what
+/// every vendor refuses otherwise, here by field for all of them).
+pub fn check_answers(messages: &[Message]) -> Result<(), ServiceError> {
+    let mut called: Vec<&str> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        called.extend(m.tool_calls.iter().map(|c| c.id.as_str()));
+        if let Some(id) = &m.tool_call_id
+            && !called.contains(&id.as_str())
+        {
+            return Err(ServiceError::invalid(format!(
+                "messages[{i}].tool_call_id: {id:?} answers no earlier tool call"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn calls(calls: Vec<ToolCall>) -> Vec<pb::ToolCall> {
     calls
         .into_iter()

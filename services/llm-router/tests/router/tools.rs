@@ -186,7 +186,15 @@ async fn malformed_tool_requests_are_invalid_naming_the_field() {
         content: "x".into(),
         ..Default::default()
     });
+    let mut unanswerable = base.clone();
+    unanswerable.messages.push(pb::ChatMessage {
+        role: pb::Role::Tool as i32,
+        content: "x".into(),
+        tool_call_id: "call_nope".into(),
+        ..Default::default()
+    });
     for (req, field) in [
+        (unanswerable, "messages[2].tool_call_id"),
         (bad_name, "tools[0].name"),
         (bad_schema, "tools[0].parameters"),
         (unknown_choice, "tool_choice"),

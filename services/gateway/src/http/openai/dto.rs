@@ -5,6 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use super::tools::{
+    ToolCallChunk, ToolCallDto, ToolChoiceIn, ToolDef, calls_from_proto, calls_to_proto,
+    tool_choice_to_proto, tools_to_proto,
+};
 use crate::errors::ApiError;
 use fluentedge_proto::router::v1 as pb;
 use serde::{Deserialize, Serialize};
@@ -35,10 +39,16 @@ pub struct ContentPart {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatMessageIn {
-    /// `system`, `developer` (treated as system), `user` or `assistant`.
+    /// `system`, `developer` (treated as system), `user`, `assistant` or `tool`.
     pub role: String,
     #[serde(default)]
     pub content: Option<MessageContent>,
+    /// The calls an assistant turn made.
+    #[serde(default)]
+    pub tool_calls: Option<Vec<ToolCallDto>>,
+    /// The call a `tool` message answers.
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -85,6 +95,14 @@ pub struct ChatCompletionRequest {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 256)]
     pub user: Option<String>,
+    /// Functions the model may call (at most 128). Served only by models
+    /// whose vendors translate tools (OpenAI, Azure); 400 otherwise.
+    #[serde(default)]
+    pub tools: Option<Vec<ToolDef>>,
+    #[serde(default)]
+    pub tool_choice: Option<ToolChoiceIn>,
+    #[serde(default)]
+    pub parallel_tool_calls: Option<bool>,
     #[serde(default)]
     pub stream: Option<bool>,
     #[serde(default)]
@@ -194,7 +212,13 @@ impl ChatCompletionRequest {
             presence_penalty: self.presence_penalty,
             frequency_penalty: self.frequency_penalty,
             user: self.user.clone(),
-            ..Default::default()
+            tools: tools_to_proto(self.tools.as_deref().unwrap_or_default())?,
+            tool_choice: self
+                .tool_choice
+                .as_ref()
+                .map(tool_choice_to_proto)
+                .transpose()?,
+            parallel_tool_calls: self.parallel_tool_calls,
         })
     }
 }
@@ -224,9 +248,10 @@ fn message_to_proto(i: usize, m: &ChatMessageIn) -> Result<pb::ChatMessage, ApiE
         "system" | "developer" => pb::Role::System,
         "user" => pb::Role::User,
         "assistant" => pb::Role::Assistant,
+        "tool" => pb::Role::Tool,
         other => {
             return Err(ApiError::invalid(format!(
-                "messages[{i}].role: {other:?} is not supported (system, developer, user, assistant)"
+                "messages[{i}].role: {other:?} is not supported (system, developer, user, assistant, tool)"
             )));
         }
     };
@@ -251,7 +276,8 @@ fn message_to_proto(i: usize, m: &ChatMessageIn) -> Result<pb::ChatMessage, ApiE
     Ok(pb::ChatMessage {
         role: role as i32,
         content,
-        ..Default::default()
+        tool_calls: calls_to_proto(m.tool_calls.as_deref().unwrap_or_default()),
+        tool_call_id: m.tool_call_id.clone().unwrap_or_default(),
     })
 }
 
@@ -285,8 +311,11 @@ impl From<Option<&pb::Usage>> for UsageDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AssistantMessage {
     pub role: &'static str,
-    pub content: String,
+    /// Null when the turn only called tools.
+    pub content: Option<String>,
     pub refusal: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCallDto>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -324,8 +353,10 @@ impl ChatCompletion {
                 finish_reason: finish_reason(r.finish_reason()),
                 message: AssistantMessage {
                     role: "assistant",
-                    content: r.content,
+                    content: (!(r.content.is_empty() && !r.tool_calls.is_empty()))
+                        .then_some(r.content),
                     refusal: None,
+                    tool_calls: calls_from_proto(r.tool_calls),
                 },
                 logprobs: None,
             }],
@@ -364,6 +395,8 @@ pub struct Delta<'a> {
     pub role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<[ToolCallChunk<'a>; 1]>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -474,11 +507,8 @@ mod tests {
             request(body).to_proto("a")
         };
         for (name, value) in [
-            (
-                "tools",
-                serde_json::json!([{"type": "function", "function": {"name": "f"}}]),
-            ),
-            ("tool_choice", serde_json::json!("auto")),
+            ("functions", serde_json::json!([{"name": "f"}])),
+            ("tool_choice", serde_json::json!("sometimes")),
             (
                 "response_format",
                 serde_json::json!({"type": "json_object"}),
@@ -518,7 +548,7 @@ mod tests {
                 "messages",
             ),
             (
-                serde_json::json!({"model": "sota", "messages": [{"role": "tool", "content": "x"}]}),
+                serde_json::json!({"model": "sota", "messages": [{"role": "function", "content": "x"}]}),
                 "messages[0].role",
             ),
             (

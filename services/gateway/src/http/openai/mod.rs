@@ -5,6 +5,7 @@
 pub(super) mod chat;
 pub(crate) mod dto;
 pub(super) mod embeddings;
+pub(crate) mod tools;
 
 use super::AppState;
 use crate::auth::Principal;
