@@ -84,7 +84,6 @@ impl router::llm_router_server::LlmRouter for FakeRouter {
             served_tier: r.tier,
             attempts: 1,
             latency_ms: 3,
-            ..Default::default()
         }))
     }
 

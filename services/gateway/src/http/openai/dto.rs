@@ -353,7 +353,8 @@ impl ChatCompletion {
                 finish_reason: finish_reason(r.finish_reason()),
                 message: AssistantMessage {
                     role: "assistant",
-                    content: (!(r.content.is_empty() && !r.tool_calls.is_empty()))
+                    // Null, as OpenAI sends it, on a turn that only called tools.
+                    content: (!r.content.is_empty() || r.tool_calls.is_empty())
                         .then_some(r.content),
                     refusal: None,
                     tool_calls: calls_from_proto(r.tool_calls),
