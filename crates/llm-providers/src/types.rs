@@ -89,7 +89,8 @@ pub struct ChatRequest {
 }
 
 /// Which of [`ChatRequest`]'s optional parameters a vendor honours. Every
-/// vendor honours the rest (`max_tokens`, `temperature`, `top_p`, `stop`).
+/// vendor honours the rest (`max_tokens`, `temperature` up to 1, `top_p`,
+/// `stop`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChatSupport {
     pub seed: bool,
@@ -98,6 +99,8 @@ pub struct ChatSupport {
     pub user: bool,
     /// Tools, tool choice, assistant tool calls and tool results.
     pub tools: bool,
+    /// Temperatures above 1, up to OpenAI's 2 (Anthropic's range ends at 1).
+    pub high_temperature: bool,
 }
 
 impl ChatSupport {
@@ -108,6 +111,7 @@ impl ChatSupport {
         frequency_penalty: true,
         user: true,
         tools: true,
+        high_temperature: true,
     };
 }
 
@@ -130,6 +134,11 @@ impl ChatRequest {
             ),
             ("user", self.user.is_some(), support.user),
             ("tools", self.uses_tools(), support.tools),
+            (
+                "temperature",
+                self.temperature.is_some_and(|t| t > 1.0),
+                support.high_temperature,
+            ),
         ]
         .into_iter()
         .find(|&(_, set, honoured)| set && !honoured)

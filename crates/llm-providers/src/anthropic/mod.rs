@@ -165,6 +165,7 @@ impl Provider for Anthropic {
     fn chat_support(&self) -> ChatSupport {
         // `user` travels as `metadata.user_id`; no seed or penalties. No
         // tool translation yet: tool requests go to vendors that have one.
+        // Temperatures end at 1.
         ChatSupport {
             user: true,
             ..ChatSupport::default()

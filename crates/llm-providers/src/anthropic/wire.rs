@@ -63,8 +63,8 @@ pub fn request_body(model: &str, request: &ChatRequest, stream: bool) -> Vec<u8>
         max_tokens: request.max_tokens,
         system: request.system_prompt(),
         messages,
-        // Anthropic accepts 0..=1; our API allows up to 2 (OpenAI's range).
-        temperature: request.temperature.map(|t| t.clamp(0.0, 1.0)),
+        // Anthropic accepts 0..=1: higher ones never reach it (chat_support).
+        temperature: request.temperature,
         top_p: request.top_p,
         stop_sequences: &request.stop,
         metadata: request.user.as_deref().map(|user_id| Metadata { user_id }),
@@ -378,7 +378,7 @@ mod tests {
                 Message::new(Role::Assistant, "c"),
             ],
             max_tokens: 10,
-            temperature: Some(1.7),
+            temperature: Some(0.9),
             top_p: None,
             stop: vec!["END".into()],
             ..Default::default()
@@ -388,7 +388,7 @@ mod tests {
         assert_eq!(v["system"], "Tutor.");
         assert_eq!(v["messages"].as_array().unwrap().len(), 2);
         assert_eq!(v["messages"][0]["content"], "a\n\nb");
-        assert_eq!(v["temperature"], 1.0);
+        assert!((v["temperature"].as_f64().unwrap() - 0.9).abs() < 1e-6);
         assert_eq!(v["stop_sequences"][0], "END");
         assert_eq!(v["max_tokens"], 10);
     }

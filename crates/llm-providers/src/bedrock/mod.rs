@@ -221,8 +221,12 @@ impl Provider for Bedrock {
     }
 
     fn chat_support(&self) -> ChatSupport {
-        // Converse's inferenceConfig has none of them; no tool translation yet.
-        ChatSupport::default()
+        // Converse's inferenceConfig has none of them; no tool translation
+        // yet. Temperatures up to 2 are the model's to accept or refuse (400).
+        ChatSupport {
+            high_temperature: true,
+            ..ChatSupport::default()
+        }
     }
 
     async fn complete(

@@ -148,4 +148,10 @@ async fn the_optional_parameters_it_declares_travel() {
         support.user && !support.seed && !support.presence_penalty && !support.frequency_penalty
     );
     assert_eq!(body["metadata"], json!({"user_id": "learner-7"}));
+    // Its temperatures end at 1: a higher one must go elsewhere, not be clamped.
+    let mut hot = chat("Hi");
+    hot.temperature = Some(1.5);
+    assert_eq!(hot.unsupported(p.chat_support()), Some("temperature"));
+    hot.temperature = Some(1.0);
+    assert_eq!(hot.unsupported(p.chat_support()), None);
 }

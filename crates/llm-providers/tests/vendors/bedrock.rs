@@ -186,7 +186,13 @@ async fn the_optional_parameters_it_declares_travel() {
     )
     .await;
     // Converse's inferenceConfig has none of them.
-    assert_eq!(support, ChatSupport::default());
+    assert_eq!(
+        support,
+        ChatSupport {
+            high_temperature: true,
+            ..ChatSupport::default()
+        }
+    );
     assert_eq!(
         body["inferenceConfig"].as_object().unwrap().len(),
         2,

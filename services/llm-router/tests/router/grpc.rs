@@ -554,6 +554,29 @@ async fn fallback_skips_vendors_that_cannot_honour_a_parameter() {
 }
 
 #[tokio::test]
+async fn a_temperature_above_anthropics_range_goes_to_bedrock_rather_than_being_clamped() {
+    let mut app = spawn_app(&[]).await;
+    let r = app
+        .client
+        .complete(pb::CompleteRequest {
+            model: "claude-haiku-4-5".into(),
+            temperature: Some(1.5),
+            ..request(pb::Tier::Unspecified, "Hi")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.provider, "bedrock");
+    assert!(
+        app.sim
+            .requests()
+            .iter()
+            .all(|s| s.vendor != Vendor::Anthropic),
+        "anthropic was not asked"
+    );
+}
+
+#[tokio::test]
 async fn a_parameter_no_candidate_honours_is_invalid_naming_it_and_the_vendors() {
     let mut app = spawn_app(&[]).await;
     for streamed in [false, true] {
