@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use llm_providers::{ChatRequest, Message, Role};
 use llm_router::engine::{Caller, ChatCall, Engine};
-use llm_router::providers::{ChatRequest, Message, Role};
 use llm_router::routing::{Target, Tier};
 use provider_sim::{Fault, SimConfig, Simulator, Vendor};
 use service_kit::Env;
@@ -33,9 +33,7 @@ fn call(i: usize) -> ChatCall {
         request: ChatRequest {
             messages: vec![Message::new(Role::User, "Hello there")],
             max_tokens: 100,
-            temperature: None,
-            top_p: None,
-            stop: vec![],
+            ..ChatRequest::default()
         },
         caller: Caller {
             user_id: "bench".into(),

@@ -12,7 +12,6 @@ pub mod engine;
 mod metrics;
 pub mod money;
 pub mod pricing;
-pub mod providers;
 pub mod redis;
 pub mod resilience;
 pub mod routing;

@@ -1,11 +1,11 @@
 //! The versioned price table: USD per 1M input / output tokens per
 //! provider/model, turned into an exact cost in integer micro-USD.
 
+use llm_providers::TokenUsage;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::money::Micros;
-use crate::providers::TokenUsage;
 
 /// Prices of one model, in micro-USD per 1M tokens (so "2.50" USD/1M is
 /// 2_500_000): exact for every price quoted to the micro-dollar.

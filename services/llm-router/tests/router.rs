@@ -1,7 +1,6 @@
-//! llm-router integration tests, one binary: every vendor client against the
-//! provider simulator (requests, responses, streams, usage, error classes),
-//! the engine's fallback, the gRPC surface on port 0, the resilience and
-//! budget modules (`resilience/`), and the whole call path end to end
+//! llm-router integration tests, one binary (the vendor clients' own tests
+//! live in `crates/llm-providers/tests`): the engine's fallback, the gRPC
+//! surface on port 0, the resilience and budget modules (`resilience/`), and the whole call path end to end
 //! (`calls_*`: the router with real Redis and the real usage-accounting).
 //! Needs PostgreSQL and Redis on loopback, `redis-server` and `grpcurl` on
 //! PATH, and the workspace binaries built (`cargo build --workspace --bins`).
@@ -20,12 +19,6 @@ mod stack;
 
 mod resilience;
 
-#[path = "router/anthropic.rs"]
-mod anthropic;
-#[path = "router/azure.rs"]
-mod azure;
-#[path = "router/bedrock.rs"]
-mod bedrock;
 #[path = "router/calls_admin.rs"]
 mod calls_admin;
 #[path = "router/calls_budget.rs"]
@@ -40,9 +33,5 @@ mod calls_shutdown;
 mod engine;
 #[path = "router/grpc.rs"]
 mod grpc;
-#[path = "router/ollama.rs"]
-mod ollama;
-#[path = "router/openai.rs"]
-mod openai;
-#[path = "router/vertex.rs"]
-mod vertex;
+#[path = "router/tools.rs"]
+mod tools;

@@ -18,6 +18,7 @@ pub(crate) mod google_oauth;
 pub(crate) mod ollama;
 pub(crate) mod openai;
 pub(crate) mod openai_embeddings;
+pub(crate) mod openai_tools;
 pub(crate) mod vertex;
 
 /// A simulated cloud vendor.

@@ -11,6 +11,8 @@ use crate::app::Ctx;
 use crate::respond::{self, SSE, StreamPlan};
 use crate::text::{self, Chat, Finish, Outcome};
 
+use super::openai_tools::{self, ToolTurn};
+
 /// Which OpenAI-shaped API is answering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flavor {
@@ -81,7 +83,7 @@ pub(crate) fn status_error(flavor: Flavor, status: u16, message: &str) -> Respon
     flavor.error(status, message, Some(kind), None, code)
 }
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -109,10 +111,11 @@ pub(super) fn missing(flavor: Flavor, param: &str) -> Response {
 
 /// The OpenAI chat body as a [`Chat`], plus `stream_options.include_usage`.
 fn parse_chat(
+    ctx: &Ctx,
     flavor: Flavor,
     body: &[u8],
     model_override: Option<&str>,
-) -> Result<(Chat, bool), Box<Response>> {
+) -> Result<(Chat, bool, ToolTurn), Box<Response>> {
     let v: Value = serde_json::from_slice(body).map_err(|e| Box::new(invalid_json(flavor, &e)))?;
     let Some(obj) = v.as_object() else {
         return Err(Box::new(flavor.error(
@@ -165,7 +168,22 @@ fn parse_chat(
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    Ok((chat, include_usage))
+    // Ids only for responses that call tools: other answers keep their numbering.
+    let mut base = None;
+    let turn = openai_tools::turn(obj, messages, chat.last_user(), |i| {
+        let base = *base.get_or_insert_with(|| ctx.next_id());
+        format!("call_sim_{base}_{i}")
+    })
+    .map_err(|e| {
+        Box::new(flavor.error(
+            400,
+            &e.message,
+            Some("invalid_request_error"),
+            Some(&e.param),
+            None,
+        ))
+    })?;
+    Ok((chat, include_usage, turn))
 }
 
 fn finish_reason(f: Finish) -> &'static str {
@@ -176,7 +194,7 @@ fn finish_reason(f: Finish) -> &'static str {
     }
 }
 
-fn usage(prompt: u64, completion: u64) -> Value {
+pub(super) fn usage(prompt: u64, completion: u64) -> Value {
     json!({
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -220,7 +238,7 @@ pub(crate) fn chat_completion(
     body: &[u8],
     model: Option<&str>,
 ) -> Response {
-    let (chat, include_usage) = match parse_chat(flavor, body, model) {
+    let (chat, include_usage, turn) = match parse_chat(ctx, flavor, body, model) {
         Ok(parsed) => parsed,
         Err(resp) => return *resp,
     };
@@ -243,6 +261,14 @@ pub(crate) fn chat_completion(
             ..
         } => return content_filter(flavor),
         Outcome::Reply { words, finish } => (words, finish),
+    };
+    let (words, finish) = match turn {
+        ToolTurn::Plain => (words, finish),
+        ToolTurn::Answer(text) => (
+            text.split_whitespace().map(str::to_owned).collect(),
+            Finish::Stop,
+        ),
+        ToolTurn::Calls(calls) => return openai_tools::respond(ctx, &chat, include_usage, &calls),
     };
     let id = format!("chatcmpl-sim-{}", ctx.next_id());
     let created = now();

@@ -102,6 +102,7 @@ impl GrpcRouter {
                     PromptRole::Assistant => pb::Role::Assistant,
                 } as i32,
                 content: m.content,
+                ..Default::default()
             })
             .collect();
         let mut request = tonic::Request::new(pb::CompleteRequest {
@@ -146,6 +147,14 @@ fn event(frame: Frame) -> StreamEvent {
             model: s.model,
         },
         Frame::Delta(d) => StreamEvent::Delta(d.text),
+        // The tutor offers no tools, so a tool call is a broken answer.
+        Frame::ToolCall(_) => StreamEvent::Error(RouterFailure {
+            error: ServiceError::new(
+                ErrorCode::Internal,
+                "the model answered with a tool call, but the tutor offers no tools",
+            ),
+            usage: Usage::default(),
+        }),
         Frame::End(e) => StreamEvent::End {
             usage: usage(e.usage),
         },

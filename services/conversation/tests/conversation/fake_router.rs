@@ -192,6 +192,7 @@ impl LlmRouter for Fake {
             served_tier: req.tier,
             attempts: 1,
             latency_ms: 1,
+            ..Default::default()
         }))
     }
 

@@ -41,11 +41,12 @@ use utoipa::{Modify, OpenApi};
         super::openai::chat::completions,
         super::openai::embeddings::embeddings,
         super::openai::models,
+        super::openai::model,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Level, MessageDto, SessionDto, ScenarioDto, ProfileDto,
         BudgetDto, ProviderDto, UsageRowDto, UsageRecordDto,
-        ChatCompletionRequest, ChatCompletion, EmbeddingsRequest, EmbeddingsResponse, ModelList,
+        ChatCompletionRequest, ChatCompletion, EmbeddingsRequest, EmbeddingsResponse, ModelList, ModelDto,
     )),
     modifiers(&Security, &CommonResponses),
     tags(

@@ -125,6 +125,7 @@ async fn openapi_documents_every_route() {
         ("/v1/chat/completions", "post"),
         ("/v1/embeddings", "post"),
         ("/v1/models", "get"),
+        ("/v1/models/{id}", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

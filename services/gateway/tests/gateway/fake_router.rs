@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tonic::{Request, Response, Status};
 
+/// The `created` every model of the fake catalogue carries.
+pub const FAKE_MODELS_CREATED: i64 = 1_700_000_000;
+
 #[derive(Clone, Default)]
 pub struct FakeRouter {
     pub seen: Recorder,
@@ -15,6 +18,21 @@ pub struct FakeRouter {
     pub last_embed: Arc<Mutex<Option<router::EmbedRequest>>>,
     pub admin_calls: Arc<Mutex<Vec<(String, String, String)>>>,
     override_provider: Arc<Mutex<String>>,
+}
+
+/// With tools offered and the conversation not ending in a tool result: one
+/// call of the first tool with `{"city":"Paris"}` (id `call_1`).
+fn tool_call_for(req: &router::CompleteRequest) -> Option<router::ToolCall> {
+    let answered = req
+        .messages
+        .last()
+        .is_some_and(|m| m.role == router::Role::Tool as i32);
+    let tool = req.tools.first().filter(|_| !answered)?;
+    Some(router::ToolCall {
+        id: "call_1".into(),
+        name: tool.name.clone(),
+        arguments: r#"{"city":"Paris"}"#.into(),
+    })
 }
 
 fn completion_for(req: &router::CompleteRequest) -> String {
@@ -41,12 +59,22 @@ impl router::llm_router_server::LlmRouter for FakeRouter {
             "slow" => tokio::time::sleep(Duration::from_secs(3)).await,
             _ => {}
         }
+        let call = tool_call_for(&r);
         Ok(Response::new(router::CompleteResponse {
             request_id: "rq-1".into(),
             provider: "azure".into(),
             model: "fake-model".into(),
-            content: completion_for(&r),
-            finish_reason: router::FinishReason::Stop as i32,
+            content: if call.is_some() {
+                String::new()
+            } else {
+                completion_for(&r)
+            },
+            finish_reason: if call.is_some() {
+                router::FinishReason::ToolCalls as i32
+            } else {
+                router::FinishReason::Stop as i32
+            },
+            tool_calls: call.into_iter().collect(),
             usage: Some(router::Usage {
                 input_tokens: 10,
                 output_tokens: 5,
@@ -104,6 +132,29 @@ impl router::llm_router_server::LlmRouter for FakeRouter {
                 error(ErrorCode::StreamInterrupted, "azure cut the stream"),
             ],
             "drop-stream" => vec![start, delta("Hello")],
+            _ if tool_call_for(&r).is_some() => {
+                let call = tool_call_for(&r).unwrap_or_default();
+                let piece = |index: u32, id: &str, name: &str, arguments: &str| {
+                    f(Frame::ToolCall(router::ToolCallDelta {
+                        index,
+                        id: id.into(),
+                        name: name.into(),
+                        arguments: arguments.into(),
+                    }))
+                };
+                vec![
+                    start,
+                    piece(0, &call.id, &call.name, ""),
+                    piece(0, "", "", r#"{"city":"#),
+                    piece(0, "", "", r#""Paris"}"#),
+                    f(Frame::End(router::StreamEnd {
+                        finish_reason: router::FinishReason::ToolCalls as i32,
+                        usage,
+                        attempts: 1,
+                        latency_ms: 2,
+                    })),
+                ]
+            }
             _ => vec![
                 start,
                 delta("Hello"),
@@ -169,6 +220,7 @@ impl router::llm_router_server::LlmRouter for FakeRouter {
             kind: kind as i32,
             tier: 0,
             candidates: vec![format!("azure/{id}")],
+            created: FAKE_MODELS_CREATED,
         };
         Ok(Response::new(router::ListModelsResponse {
             models: vec![

@@ -18,7 +18,7 @@ mod router;
 mod usage;
 
 pub use conversation::FakeConversation;
-pub use router::FakeRouter;
+pub use router::{FAKE_MODELS_CREATED, FakeRouter};
 pub use usage::FakeUsage;
 
 use futures::Stream;

@@ -1,6 +1,7 @@
 //! The OpenAI-compatible API's wire format.
 
 use super::app::*;
+use super::fakes::FAKE_MODELS_CREATED;
 use serde_json::{Value, json};
 
 fn chat(model: &str, stream: bool, include_usage: bool) -> Value {
@@ -231,7 +232,7 @@ async fn bad_requests_are_400_in_openai_shape() {
     for (body, needle) in [
         (json!({"model": "sota", "messages": []}), "messages"),
         (
-            json!({"model": "sota", "messages": [{"role": "tool", "content": "x"}]}),
+            json!({"model": "sota", "messages": [{"role": "function", "content": "x"}]}),
             "role",
         ),
         (json!({"model": "sota", "messages": "hi"}), "messages"),
@@ -327,7 +328,118 @@ async fn models_in_openai_list_shape() {
     assert_eq!(body["object"], "list");
     assert_eq!(
         body["data"][0],
-        json!({"id": "sota", "object": "model", "created": 0, "owned_by": "fluentedge"})
+        json!({"id": "sota", "object": "model", "created": FAKE_MODELS_CREATED, "owned_by": "fluentedge"})
     );
     assert_eq!(body["data"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn one_model_by_id_and_404_for_unknown_ones() {
+    let app = spawn_app().await;
+    let r = app
+        .get_as("u", "/v1/models/text-embedding-3-small")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"id": "text-embedding-3-small", "object": "model", "created": FAKE_MODELS_CREATED, "owned_by": "fluentedge"})
+    );
+    let (status, body) = json_of(app.get_as("u", "/v1/models/gpt-9").send().await.unwrap()).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "model_not_found");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("gpt-9"),
+        "{body}"
+    );
+}
+
+fn weather_request(stream: bool) -> Value {
+    json!({
+        "model": "sota",
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": [{"type": "function", "function": {
+            "name": "get_weather", "description": "The weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+        }}],
+        "tool_choice": "auto",
+        "parallel_tool_calls": false,
+        "stream": stream,
+    })
+}
+
+#[tokio::test]
+async fn tool_calls_unary_in_openai_shape_and_the_result_travels_back() {
+    let app = spawn_app().await;
+    let r = app
+        .post_as("u", "/v1/chat/completions", weather_request(false))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 200, "{body}");
+    let choice = &body["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls");
+    assert_eq!(choice["message"]["content"], Value::Null);
+    assert_eq!(
+        choice["message"]["tool_calls"],
+        json!([{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}])
+    );
+    let sent = app.fakes.router.last_complete.lock().clone().unwrap();
+    assert_eq!(sent.tools[0].name, "get_weather");
+    assert_eq!(
+        serde_json::from_str::<Value>(&sent.tools[0].parameters_json).unwrap()["required"],
+        json!(["city"])
+    );
+    assert_eq!(sent.parallel_tool_calls, Some(false));
+
+    let mut next = weather_request(false);
+    next["messages"] = json!([
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": null, "tool_calls": choice["message"]["tool_calls"]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
+    ]);
+    let (status, body) = json_of(
+        app.post_as("u", "/v1/chat/completions", next)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["choices"][0]["message"]["content"], "echo: sunny");
+    let sent = app.fakes.router.last_complete.lock().clone().unwrap();
+    assert_eq!(sent.messages[1].tool_calls[0].id, "call_1");
+    assert_eq!(sent.messages[2].role, 4, "ROLE_TOOL");
+    assert_eq!(sent.messages[2].tool_call_id, "call_1");
+}
+
+#[tokio::test]
+async fn tool_calls_stream_as_openai_deltas() {
+    let app = spawn_app().await;
+    let r = app
+        .post_as("u", "/v1/chat/completions", weather_request(true))
+        .send()
+        .await
+        .unwrap();
+    let chunks: Vec<Value> = data_events(&r.text().await.unwrap())
+        .into_iter()
+        .filter(|d| d != "[DONE]")
+        .map(|d| serde_json::from_str(&d).unwrap())
+        .collect();
+    let deltas: Vec<&Value> = chunks.iter().map(|c| &c["choices"][0]["delta"]).collect();
+    assert_eq!(
+        deltas[1]["tool_calls"],
+        json!([{"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}])
+    );
+    assert_eq!(
+        deltas[2]["tool_calls"],
+        json!([{"index": 0, "function": {"arguments": "{\"city\":"}}])
+    );
+    assert_eq!(
+        chunks.last().unwrap()["choices"][0]["finish_reason"],
+        "tool_calls"
+    );
 }

@@ -77,7 +77,7 @@ async fn the_official_python_sdk_works_against_the_gateway() {
         "pytest failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("9 passed"), "{stdout}");
+    assert!(stdout.contains("13 passed"), "{stdout}");
     // The budget 429 was not retried (x-should-retry: false).
     let completes = app
         .fakes
@@ -88,7 +88,7 @@ async fn the_official_python_sdk_works_against_the_gateway() {
         .filter(|s| s.rpc == "Complete")
         .count();
     assert_eq!(
-        completes, 3,
-        "chat, budget (not retried), all-down; none for the bad request"
+        completes, 5,
+        "chat, budget (not retried), all-down, the tool call and its answer; none for the bad requests"
     );
 }

@@ -109,5 +109,57 @@ def test_bad_key_raises_authentication_error():
 
 def test_bad_request_raises_bad_request_error(client):
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="sota", messages=[{"role": "tool", "content": "x", "tool_call_id": "t"}])
+        client.chat.completions.create(model="sota", messages=[{"role": "function", "content": "x", "name": "f"}])
     assert "role" in caught.value.message
+
+
+def test_models_retrieve(client):
+    m = client.models.retrieve("sota")
+    assert (m.id, m.object, m.owned_by) == ("sota", "model", "fluentedge")
+    assert m.created > 0
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-9")
+
+
+def test_a_parameter_the_gateway_cannot_honour_is_refused_by_name(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="sota",
+            messages=MESSAGES,
+            logit_bias={"50256": -100},
+        )
+    assert "logit_bias" in str(caught.value)
+
+
+WEATHER = [{
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}]
+
+
+def test_tool_call_round_trip(client):
+    first = client.chat.completions.create(model="sota", messages=MESSAGES, tools=WEATHER, tool_choice="auto")
+    call = first.choices[0].message.tool_calls[0]
+    assert first.choices[0].finish_reason == "tool_calls"
+    assert (call.id, call.function.name, call.function.arguments) == ("call_1", "get_weather", '{"city":"Paris"}')
+    messages = MESSAGES + [first.choices[0].message, {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+    final = client.chat.completions.create(model="sota", messages=messages, tools=WEATHER)
+    assert final.choices[0].message.content == "echo: sunny"
+
+
+def test_streamed_tool_calls_assemble(client):
+    stream = client.chat.completions.create(model="sota", messages=MESSAGES, tools=WEATHER, stream=True)
+    calls, finish = {}, None
+    for chunk in stream:
+        for d in chunk.choices[0].delta.tool_calls or []:
+            call = calls.setdefault(d.index, {"id": None, "name": None, "arguments": ""})
+            call["id"] = d.id or call["id"]
+            call["name"] = (d.function.name if d.function else None) or call["name"]
+            call["arguments"] += (d.function.arguments if d.function else "") or ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert calls == {0: {"id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'}}
+    assert finish == "tool_calls"

@@ -2,6 +2,7 @@
 //! become INVALID_ARGUMENT naming the field.
 
 use fluentedge_proto::router::v1 as pb;
+use llm_providers::{ChatRequest, EmbedRequest, FinishReason, Message, Role, TokenUsage};
 use service_kit::{ErrorCode, ServiceError};
 use tokio::time::Instant;
 
@@ -9,7 +10,6 @@ use crate::engine::{
     Caller, ChatCall, Completion, EmbedCall, Embedding, EngineError, EngineFrame, StreamFailure,
 };
 use crate::pricing::Cost;
-use crate::providers::{ChatRequest, EmbedRequest, FinishReason, Message, Role, TokenUsage};
 use crate::routing::{Candidate, ModelEntry, ModelKind, Target, Tier};
 
 /// A caller's request id, or a fresh one.
@@ -40,8 +40,9 @@ fn role(value: i32, index: usize) -> Result<Role, ServiceError> {
         Ok(pb::Role::System) => Ok(Role::System),
         Ok(pb::Role::User) => Ok(Role::User),
         Ok(pb::Role::Assistant) => Ok(Role::Assistant),
+        Ok(pb::Role::Tool) => Ok(Role::Tool),
         Ok(pb::Role::Unspecified) | Err(_) => Err(ServiceError::invalid(format!(
-            "messages[{index}].role: must be ROLE_SYSTEM, ROLE_USER or ROLE_ASSISTANT"
+            "messages[{index}].role: must be ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT or ROLE_TOOL"
         ))),
     }
 }
@@ -56,7 +57,8 @@ fn message(i: usize, m: pb::ChatMessage) -> Result<Message, ServiceError> {
             c as u32
         )));
     }
-    Ok(Message::new(role(m.role, i)?, m.content))
+    let message = Message::new(role(m.role, i)?, m.content);
+    super::tools::message_parts(i, message, m.tool_calls, m.tool_call_id)
 }
 
 pub fn chat_call(
@@ -75,6 +77,9 @@ pub fn chat_call(
         .enumerate()
         .map(|(i, m)| message(i, m))
         .collect::<Result<Vec<_>, ServiceError>>()?;
+    super::tools::check_answers(&messages)?;
+    let tools = super::tools::tools(req.tools)?;
+    let tool_choice = super::tools::tool_choice(req.tool_choice, &tools)?;
     let model = req.model.trim();
     let target = if !model.is_empty() {
         Target::Model(model.to_owned())
@@ -100,6 +105,13 @@ pub fn chat_call(
             temperature: req.temperature,
             top_p: req.top_p,
             stop: req.stop,
+            seed: req.seed,
+            presence_penalty: req.presence_penalty,
+            frequency_penalty: req.frequency_penalty,
+            user: req.user,
+            tools,
+            tool_choice,
+            parallel_tool_calls: req.parallel_tool_calls,
         },
         caller: caller(req.caller),
         deadline,
@@ -164,6 +176,7 @@ pub fn completion(c: Completion) -> pb::CompleteResponse {
         served_tier: tier(c.served_tier),
         attempts: c.attempts,
         latency_ms: millis(c.latency),
+        tool_calls: super::tools::calls(c.tool_calls),
     }
 }
 
@@ -181,7 +194,8 @@ pub fn embedding(e: Embedding) -> pb::EmbedResponse {
     }
 }
 
-pub fn models(entries: Vec<ModelEntry>) -> pb::ListModelsResponse {
+/// The catalogue; `created` is Unix seconds.
+pub fn models(entries: Vec<ModelEntry>, created: i64) -> pb::ListModelsResponse {
     pb::ListModelsResponse {
         models: entries
             .into_iter()
@@ -193,6 +207,7 @@ pub fn models(entries: Vec<ModelEntry>) -> pb::ListModelsResponse {
                 },
                 tier: tier(m.tier),
                 candidates: m.candidates.iter().map(Candidate::to_string).collect(),
+                created,
             })
             .collect(),
     }
@@ -245,6 +260,7 @@ pub fn frame(f: EngineFrame) -> pb::StreamCompleteResponse {
             served_tier: tier(served_tier),
         }),
         EngineFrame::Delta(text) => Frame::Delta(pb::TextDelta { text }),
+        EngineFrame::ToolCall(d) => Frame::ToolCall(super::tools::delta(d)),
         EngineFrame::End {
             finish_reason: f,
             usage: u,

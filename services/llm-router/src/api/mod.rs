@@ -2,9 +2,10 @@
 
 pub mod access;
 mod convert;
+mod tools;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use fluentedge_proto::router::v1 as pb;
 use futures::StreamExt;
@@ -132,7 +133,15 @@ impl LlmRouter for RouterApi {
         &self,
         _request: Request<pb::ListModelsRequest>,
     ) -> Result<Response<pb::ListModelsResponse>, Status> {
-        Ok(Response::new(convert::models(self.engine.list_models())))
+        let created = self
+            .engine
+            .configured_at()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        Ok(Response::new(convert::models(
+            self.engine.list_models(),
+            created,
+        )))
     }
 }
 

@@ -12,12 +12,13 @@ use tokio_util::task::TaskTracker;
 use super::Engine;
 use super::observe::{CallOutcome, CallRecord, Operation, duration_ms};
 use super::request::{ChatCall, EmbedCall, EngineError};
+use llm_providers::{ChatRequest, EmbedRequest, TokenUsage};
+
 use crate::budget::{Admission, BudgetBreaker, Settlement};
 use crate::clock::SharedClock;
 use crate::delivery::{UsageDelivery, UsageOutcome, UsageRecord};
 use crate::money::Micros;
 use crate::pricing::Price;
-use crate::providers::{ChatRequest, EmbedRequest, TokenUsage};
 use crate::routing::{Candidate, Resolved, Target, Tier};
 
 /// Tokens a message's framing may add (role markers, separators).
@@ -203,13 +204,17 @@ impl Engine {
         };
         let wants_sota = resolved.tier == Some(Tier::Sota);
         let mut worst_case = self.worst_case_chat(&resolved.candidates, &call.request);
+        // A request the cheaper tier cannot honour (a parameter none of its
+        // vendors has) stays on its tier rather than lose the parameter.
         let downgrade = if wants_sota && accounting.budget.config().downgrade_sota {
-            let cheaper = self.resolve_chat(&Target::Tier(Tier::CostEffective))?;
-            worst_case = worst_case.max(self.worst_case_chat(&cheaper.candidates, &call.request));
-            Some(cheaper)
+            self.resolve_chat(&Target::Tier(Tier::CostEffective), &call.request)
+                .ok()
         } else {
             None
         };
+        if let Some(cheaper) = &downgrade {
+            worst_case = worst_case.max(self.worst_case_chat(&cheaper.candidates, &call.request));
+        }
         let admission = accounting
             .admit(&call.request_id, worst_case, wants_sota)
             .await?;

@@ -10,11 +10,12 @@ use tracing::Instrument;
 
 use super::Engine;
 use super::observe;
-use crate::pricing::Cost;
-use crate::providers::{
+use llm_providers::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ErrorKind, FrameStream, ProviderError,
     StreamFrame, TokenUsage, estimate_tokens,
 };
+
+use crate::pricing::Cost;
 use crate::routing::Candidate;
 
 /// A successful unary attempt.

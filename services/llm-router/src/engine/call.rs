@@ -11,9 +11,10 @@ use super::Engine;
 use super::accounting::Accounting;
 use super::observe::{CallOutcome, CallRecord, Operation, SharedObserver};
 use super::request::Caller;
+use llm_providers::TokenUsage;
+
 use crate::budget::Admission;
 use crate::pricing::{Cost, PriceTable};
-use crate::providers::TokenUsage;
 use crate::routing::{Candidate, Tier};
 
 pub(super) struct CallGuard {

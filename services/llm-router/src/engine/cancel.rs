@@ -16,7 +16,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use super::request::EngineError;
 use super::stream::{EngineFrame, EngineStream, StreamFailure};
 use crate::pricing::Cost;
-use crate::providers::TokenUsage;
+use llm_providers::TokenUsage;
 
 #[derive(Default)]
 pub(super) struct InFlightCalls {

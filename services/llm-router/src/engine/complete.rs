@@ -11,8 +11,9 @@ use super::observe::{self, CallOutcome, Operation};
 use super::request::{
     CandidateFailure, ChatCall, EmbedCall, EngineError, validate_chat, validate_embed,
 };
+use llm_providers::{FinishReason, TokenUsage, ToolCall, estimate_tokens};
+
 use crate::pricing::Cost;
-use crate::providers::{FinishReason, TokenUsage, estimate_tokens};
 use crate::routing::Tier;
 
 /// A completed chat call.
@@ -22,6 +23,7 @@ pub struct Completion {
     pub provider: Arc<str>,
     pub model: Arc<str>,
     pub content: String,
+    pub tool_calls: Vec<ToolCall>,
     pub finish_reason: FinishReason,
     pub usage: TokenUsage,
     pub cost: Cost,
@@ -57,7 +59,7 @@ impl Engine {
     async fn complete_now(&self, mut call: ChatCall) -> Result<Completion, EngineError> {
         let started = Instant::now();
         validate_chat(&mut call.request, &self.limits)?;
-        let mut resolved = self.resolve_chat(&call.target)?;
+        let mut resolved = self.resolve_chat(&call.target, &call.request)?;
         let admission = self.admit_chat(&call, &mut resolved).await?;
         let deadline = self.deadline(call.deadline, started);
         let identity = CallIdentity {
@@ -76,11 +78,12 @@ impl Engine {
                     self.attempt_candidate(candidate, &call.request)
                 })
                 .await;
-            let (content, finish_reason, usage, cost) = match attempt {
+            let (content, tool_calls, finish_reason, usage, cost) = match attempt {
                 Ok((a, held)) => {
                     held.succeeded();
                     (
                         a.response.content,
+                        a.response.tool_calls,
                         a.response.finish_reason,
                         a.usage,
                         a.cost,
@@ -90,6 +93,7 @@ impl Engine {
                     let usage = TokenUsage::default();
                     (
                         String::new(),
+                        Vec::new(),
                         FinishReason::ContentFilter,
                         usage,
                         self.cost(candidate, usage),
@@ -112,6 +116,7 @@ impl Engine {
                 provider: Arc::clone(&candidate.provider),
                 model: Arc::clone(&candidate.model),
                 content,
+                tool_calls,
                 finish_reason,
                 usage,
                 cost,

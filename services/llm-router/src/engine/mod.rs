@@ -12,7 +12,7 @@
 //! - [`cancel`]: the calls in flight, cancelled when the shutdown grace ends.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use parking_lot::RwLock;
 use tokio::time::Instant;
@@ -44,9 +44,11 @@ const CANCELLED_CALLS_BOUND: Duration = Duration::from_secs(10);
 /// How long a call may take when its caller set no deadline.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
+use llm_providers::registry::Registry;
+use llm_providers::transport::http;
+use llm_providers::{ChatRequest, Provider, TokenUsage};
+
 use crate::pricing::{Cost, PriceTable};
-use crate::providers::registry::Registry;
-use crate::providers::{Provider, TokenUsage, http};
 use crate::routing::{Candidate, ModelEntry, Resolved, RouteError, RouterSettings, Routes, Target};
 
 /// A configured provider, as operators see it.
@@ -97,6 +99,8 @@ pub struct Engine {
     accounting: Option<Arc<Accounting>>,
     call_timeout: Duration,
     in_flight: cancel::InFlightCalls,
+    /// When this configuration was loaded: the `created` of every model.
+    configured_at: SystemTime,
 }
 
 impl std::fmt::Debug for Engine {
@@ -133,6 +137,7 @@ impl Engine {
             accounting: None,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             in_flight: cancel::InFlightCalls::default(),
+            configured_at: SystemTime::now(),
         }
     }
 
@@ -290,10 +295,48 @@ impl Engine {
         self.routes.catalogue(self.primary_override().as_deref())
     }
 
-    pub fn resolve_chat(&self, target: &Target) -> Result<Resolved, EngineError> {
-        self.routes
+    /// When the routes were loaded (models have no other creation time).
+    pub fn configured_at(&self) -> SystemTime {
+        self.configured_at
+    }
+
+    /// `target`'s candidates whose vendor honours every parameter `request`
+    /// sets: fallback never reaches a vendor that would drop one. When none
+    /// can, the call is invalid and the message names the parameter and
+    /// each candidate's vendor.
+    pub fn resolve_chat(
+        &self,
+        target: &Target,
+        request: &ChatRequest,
+    ) -> Result<Resolved, EngineError> {
+        let mut resolved = self
+            .routes
             .resolve_chat(target, self.primary_override().as_deref())
-            .map_err(route_error)
+            .map_err(route_error)?;
+        let mut refusals = Vec::new();
+        resolved.candidates.retain(|c| {
+            let unsupported = self
+                .provider(c)
+                .and_then(|p| request.unsupported(p.chat_support()));
+            if let Some(parameter) = unsupported {
+                refusals.push((parameter, c.provider.clone()));
+            }
+            unsupported.is_none()
+        });
+        match refusals.first() {
+            Some(&(parameter, _)) if resolved.candidates.is_empty() => {
+                let vendors: Vec<&str> = refusals.iter().map(|(_, p)| &**p).collect();
+                Err(EngineError::invalid(
+                    parameter,
+                    format!(
+                        "not supported by {} (serving {})",
+                        vendors.join(", "),
+                        resolved.name
+                    ),
+                ))
+            }
+            _ => Ok(resolved),
+        }
     }
 
     pub fn resolve_embedding(&self, model: Option<&str>) -> Result<Resolved, EngineError> {

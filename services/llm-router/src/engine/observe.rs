@@ -1,7 +1,7 @@
 //! What every provider attempt and every call leaves behind: a span with the
 //! OpenTelemetry GenAI attributes, the runbook's log events and Prometheus
 //! metrics (labels from closed sets: provider and model names from the
-//! config, failure reasons from [`crate::providers::ErrorKind`]), and the
+//! config, failure reasons from [`llm_providers::ErrorKind`]), and the
 //! [`CallRecord`] handed to the [`CallObserver`].
 
 use std::sync::Arc;
@@ -11,8 +11,9 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::request::Caller;
+use llm_providers::{ProviderError, TokenUsage};
+
 use crate::pricing::Cost;
-use crate::providers::{ProviderError, TokenUsage};
 use crate::routing::{Candidate, Tier};
 
 /// The span of one provider attempt.

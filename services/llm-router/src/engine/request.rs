@@ -2,10 +2,10 @@
 
 use std::fmt;
 
+use llm_providers::{ChatRequest, EmbedRequest, ProviderError, Role};
 use tokio::time::Instant;
 
 use crate::budget::BudgetError;
-use crate::providers::{ChatRequest, EmbedRequest, ProviderError, Role};
 use crate::routing::{Candidate, Target};
 
 /// Who a call is made for; travels to the usage record.
@@ -49,6 +49,8 @@ pub struct Limits {
 }
 
 pub const MAX_STOP_SEQUENCES: usize = 4;
+/// The longest end-user identifier passed to a vendor (in characters).
+pub const MAX_USER_CHARS: usize = 256;
 pub const MAX_EMBED_INPUTS: usize = 256;
 pub const MAX_EMBED_DIMENSIONS: u32 = 8192;
 
@@ -160,6 +162,28 @@ pub fn validate_chat(request: &mut ChatRequest, limits: &Limits) -> Result<(), E
             format!("{p} is not between 0 and 1"),
         ));
     }
+    for (name, penalty) in [
+        ("presence_penalty", request.presence_penalty),
+        ("frequency_penalty", request.frequency_penalty),
+    ] {
+        if let Some(v) = penalty
+            && !(v.is_finite() && (-2.0..=2.0).contains(&v))
+        {
+            return Err(EngineError::invalid(
+                name,
+                format!("{v} is not between -2 and 2"),
+            ));
+        }
+    }
+    if let Some(user) = &request.user {
+        let chars = user.chars().count();
+        if chars == 0 || chars > MAX_USER_CHARS || user.chars().any(char::is_control) {
+            return Err(EngineError::invalid(
+                "user",
+                format!("1 to {MAX_USER_CHARS} characters without control characters"),
+            ));
+        }
+    }
     if request.stop.len() > MAX_STOP_SEQUENCES {
         return Err(EngineError::invalid(
             "stop",
@@ -202,7 +226,7 @@ pub fn validate_embed(request: &EmbedRequest) -> Result<(), EngineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::{ErrorKind, Message};
+    use llm_providers::{ErrorKind, Message};
 
     const LIMITS: Limits = Limits {
         default_max_tokens: 100,
@@ -213,9 +237,7 @@ mod tests {
         ChatRequest {
             messages,
             max_tokens: 0,
-            temperature: None,
-            top_p: None,
-            stop: vec![],
+            ..Default::default()
         }
     }
 
@@ -242,6 +264,21 @@ mod tests {
         let mut r = req(vec![Message::new(Role::User, "hi")]);
         r.stop = vec!["a".into(), String::new()];
         assert_eq!(field(&mut r), "stop[1]");
+        let mut r = req(vec![Message::new(Role::User, "hi")]);
+        r.frequency_penalty = Some(2.5);
+        assert_eq!(field(&mut r), "frequency_penalty");
+        let mut r = req(vec![Message::new(Role::User, "hi")]);
+        r.presence_penalty = Some(f32::INFINITY);
+        assert_eq!(field(&mut r), "presence_penalty");
+        for user in [String::new(), "x".repeat(MAX_USER_CHARS + 1), "a\nb".into()] {
+            let mut r = req(vec![Message::new(Role::User, "hi")]);
+            r.user = Some(user);
+            assert_eq!(field(&mut r), "user");
+        }
+        let mut r = req(vec![Message::new(Role::User, "hi")]);
+        (r.presence_penalty, r.frequency_penalty) = (Some(-2.0), Some(2.0));
+        r.user = Some("learner-7".into());
+        validate_chat(&mut r, &LIMITS).unwrap();
     }
 
     #[test]

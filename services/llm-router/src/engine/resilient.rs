@@ -10,8 +10,9 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::Engine;
+use llm_providers::{ErrorKind, ProviderError};
+
 use crate::clock;
-use crate::providers::{ErrorKind, ProviderError};
 use crate::resilience::{
     AttemptError, BreakerConfig, BreakerPermit, Breakers, CircuitBreaker, RetryBudgetConfig,
     RetryBudgets, RetryDecision, RetryPolicy, RetryRules, run_guarded,

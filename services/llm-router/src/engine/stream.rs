@@ -17,8 +17,11 @@ use super::observe::{self, CallOutcome, Operation};
 use super::request::{CandidateFailure, ChatCall, EngineError, all_failed_message, validate_chat};
 use super::resilient::Held;
 use super::{Engine, OpenedStream};
+use llm_providers::{
+    FinishReason, ProviderError, StreamFrame, TokenUsage, ToolCallDelta, estimate_tokens,
+};
+
 use crate::pricing::Cost;
-use crate::providers::{FinishReason, ProviderError, StreamFrame, TokenUsage, estimate_tokens};
 use crate::routing::{Candidate, Tier};
 
 /// One frame of an engine stream: `Start`, then `Delta`s, then exactly one
@@ -33,6 +36,8 @@ pub enum EngineFrame {
         served_tier: Option<Tier>,
     },
     Delta(String),
+    /// A piece of a tool call, as the vendor streamed it (OpenAI's shape).
+    ToolCall(ToolCallDelta),
     End {
         finish_reason: FinishReason,
         usage: TokenUsage,
@@ -86,7 +91,7 @@ impl Engine {
     ) -> Result<EngineStream, EngineError> {
         let started = Instant::now();
         validate_chat(&mut call.request, &self.limits)?;
-        let mut resolved = self.resolve_chat(&call.target)?;
+        let mut resolved = self.resolve_chat(&call.target, &call.request)?;
         let admission = self.admit_chat(&call, &mut resolved).await?;
         let deadline = self.deadline(call.deadline, started);
         let identity = CallIdentity {
@@ -222,9 +227,8 @@ impl Inflight {
                 Some(EngineFrame::Delta(text))
             }
             StreamFrame::ToolCall(delta) => {
-                // Tool calls are not relayed (the API has no tools), but billed.
                 self.output_chars += delta.arguments.chars().count();
-                None
+                Some(EngineFrame::ToolCall(delta))
             }
             StreamFrame::Usage(u) => {
                 self.reported = self.reported.max(u);

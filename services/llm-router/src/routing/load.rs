@@ -10,10 +10,12 @@ use service_kit::{ConfigError, Env};
 
 use super::file::{FileConfig, ModelMap, PriceEntry, TimeoutsOverride, TimeoutsSection};
 use super::{Candidate, Route, Routes, Tier};
+use llm_providers::Timeouts;
+use llm_providers::config::{CONFIG_VAR, ProviderContext, ProviderSetup};
+use llm_providers::registry;
+
 use crate::money::Micros;
 use crate::pricing::{Price, PriceTable};
-use crate::providers::Timeouts;
-use crate::providers::registry::{self, CONFIG_VAR, ProviderContext, ProviderSetup};
 
 /// The documented default config, also used when `ROUTER_CONFIG` is unset.
 pub const EMBEDDED: &str = include_str!("../../config/router.toml");

@@ -69,6 +69,7 @@ fn message(role: pb::Role, content: &str) -> pb::ChatMessage {
     pb::ChatMessage {
         role: role as i32,
         content: content.into(),
+        ..Default::default()
     }
 }
 
@@ -89,7 +90,7 @@ fn cost(input: u64, output: u64, in_price: u64, out_price: u64) -> i64 {
     (input * in_price + output * out_price).div_ceil(1_000_000) as i64
 }
 
-async fn stream_frames(app: &mut App, req: pb::CompleteRequest) -> Vec<Frame> {
+pub async fn stream_frames(app: &mut App, req: pb::CompleteRequest) -> Vec<Frame> {
     let mut stream = app.client.stream_complete(req).await.unwrap().into_inner();
     let mut frames = Vec::new();
     while let Some(item) = stream.next().await {
@@ -527,4 +528,100 @@ async fn the_readme_grpcurl_commands_work() {
     .await;
     let health = grpcurl(None, "grpc.health.v1.Health/Check").await;
     assert!(health.contains("\"SERVING\""), "{health}");
+}
+
+#[tokio::test]
+async fn fallback_skips_vendors_that_cannot_honour_a_parameter() {
+    // Bedrock first (LLM_PROVIDER): it has no seed, so Azure, the next in
+    // fallback order, serves the call with the seed, and Bedrock is never asked.
+    let mut app = spawn_app(&[("LLM_PROVIDER", "bedrock")]).await;
+    let r = app
+        .client
+        .complete(pb::CompleteRequest {
+            seed: Some(42),
+            ..request(pb::Tier::Sota, "Hi")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.provider, "azure");
+    let sent = app.sim.requests();
+    assert!(sent.iter().all(|s| s.vendor != Vendor::Bedrock), "{sent:?}");
+    let azure = sent
+        .iter()
+        .rev()
+        .find(|s| s.vendor == Vendor::Azure)
+        .unwrap();
+    assert_eq!(azure.json().unwrap()["seed"], 42);
+}
+
+#[tokio::test]
+async fn a_temperature_above_anthropics_range_goes_to_bedrock_rather_than_being_clamped() {
+    let mut app = spawn_app(&[]).await;
+    let r = app
+        .client
+        .complete(pb::CompleteRequest {
+            model: "claude-haiku-4-5".into(),
+            temperature: Some(1.5),
+            ..request(pb::Tier::Unspecified, "Hi")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.provider, "bedrock");
+    assert!(
+        app.sim
+            .requests()
+            .iter()
+            .all(|s| s.vendor != Vendor::Anthropic),
+        "anthropic was not asked"
+    );
+}
+
+#[tokio::test]
+async fn a_parameter_no_candidate_honours_is_invalid_naming_it_and_the_vendors() {
+    let mut app = spawn_app(&[]).await;
+    for streamed in [false, true] {
+        let req = pb::CompleteRequest {
+            model: "claude-haiku-4-5".into(),
+            presence_penalty: Some(0.5),
+            ..request(pb::Tier::Unspecified, "Hi")
+        };
+        let status = if streamed {
+            app.client.stream_complete(req).await.err().unwrap()
+        } else {
+            app.client.complete(req).await.unwrap_err()
+        };
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            status.message(),
+            "presence_penalty: not supported by anthropic, bedrock (serving claude-haiku-4-5)"
+        );
+    }
+    assert!(app.sim.requests().is_empty(), "no vendor was asked");
+}
+
+#[tokio::test]
+async fn models_carry_the_time_the_configuration_was_loaded() {
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut app = spawn_app(&[]).await;
+    let models = app
+        .client
+        .list_models(pb::ListModelsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .models;
+    assert!(!models.is_empty());
+    for m in &models {
+        assert!(
+            (before..before + 60).contains(&m.created),
+            "{}: {}",
+            m.id,
+            m.created
+        );
+    }
 }

@@ -398,6 +398,7 @@ pub fn message(role: pb::Role, content: &str) -> pb::ChatMessage {
     pb::ChatMessage {
         role: role as i32,
         content: content.into(),
+        ..Default::default()
     }
 }
 

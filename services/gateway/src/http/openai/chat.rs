@@ -8,6 +8,7 @@
 //! SDKs raise instead of returning a silently truncated answer.
 
 use super::dto::*;
+use super::tools::ToolCallChunk;
 use super::{failed, unix_now};
 use crate::auth::Principal;
 use crate::backends::ROUTER;
@@ -99,7 +100,7 @@ async fn stream(
         include_usage,
     };
     let events = async_stream::stream! {
-        yield chunks.delta(Delta { role: Some("assistant"), content: Some("") });
+        yield chunks.delta(Delta { role: Some("assistant"), content: Some(""), tool_calls: None });
         let mut next = Some(first);
         loop {
             let frame = match next.take() {
@@ -124,7 +125,7 @@ async fn stream(
             match frame {
                 Frame::Start(_) => {}
                 Frame::Delta(d) if d.text.is_empty() => {}
-                Frame::Delta(d) => yield chunks.delta(Delta { role: None, content: Some(&d.text) }),
+                Frame::Delta(d) => yield chunks.delta(Delta { role: None, content: Some(&d.text), tool_calls: None }),
                 Frame::End(end) => {
                     yield chunks.finish(finish_reason(end.finish_reason()));
                     if include_usage {
@@ -137,6 +138,10 @@ async fn stream(
                     yield error_event(&ApiError::from_stream_frame(ROUTER, e.grpc_code, &e.reason, &e.message));
                     return;
                 }
+                Frame::ToolCall(d) => yield chunks.delta(Delta {
+                    tool_calls: Some([ToolCallChunk::from(&d)]),
+                    ..Delta::default()
+                }),
             }
         }
     };

@@ -1,7 +1,14 @@
 //! OpenAI's request and response shapes, and their translation to and from
-//! the router's messages. Unknown request fields are ignored, as OpenAI-
-//! compatible servers do, so newer SDKs keep working.
+//! the router's messages. A chat request field we cannot honour is refused
+//! by name (400), never ignored: a silently dropped `tools` or
+//! `response_format` gives a caller a plausible but wrong answer.
 
+use std::collections::BTreeMap;
+
+use super::tools::{
+    ToolCallChunk, ToolCallDto, ToolChoiceIn, ToolDef, calls_from_proto, calls_to_proto,
+    tool_choice_to_proto, tools_to_proto,
+};
 use crate::errors::ApiError;
 use fluentedge_proto::router::v1 as pb;
 use serde::{Deserialize, Serialize};
@@ -34,11 +41,17 @@ pub struct ContentPart {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatMessageIn {
-    /// `system`, `developer` (treated as system), `user` or `assistant`.
-    #[schema(pattern = "^(system|developer|user|assistant)$")]
+    /// `system`, `developer` (treated as system), `user`, `assistant` or `tool`.
+    #[schema(pattern = "^(system|developer|user|assistant|tool)$")]
     pub role: String,
     #[serde(default)]
     pub content: Option<MessageContent>,
+    /// The calls an assistant turn made.
+    #[serde(default)]
+    pub tool_calls: Option<Vec<ToolCallDto>>,
+    /// The call a `tool` message answers.
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -62,16 +75,42 @@ pub struct ChatCompletionRequest {
     #[schema(minimum = 1)]
     pub max_completion_tokens: Option<u32>,
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 2)]
+    #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f32>,
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 1)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub top_p: Option<f32>,
-    /// One stop sequence, or up to 4.
+    /// At most 4 sequences.
     #[serde(default)]
     pub stop: Option<StringOrArray>,
-    // `user` (and any other field) is accepted and ignored: usage is always
-    // attributed to the token's subject, never to a name the client chooses.
+    /// Best-effort deterministic sampling. Served only by models whose
+    /// vendors have it (OpenAI, Azure, Vertex, Ollama); 400 otherwise.
+    #[serde(default)]
+    pub seed: Option<i64>,
+    /// Served only by models whose vendors have it (OpenAI, Azure, Vertex,
+    /// Ollama); 400 otherwise.
+    #[serde(default)]
+    #[schema(minimum = -2.0, maximum = 2.0)]
+    pub presence_penalty: Option<f32>,
+    /// Served only by models whose vendors have it (OpenAI, Azure, Vertex,
+    /// Ollama); 400 otherwise.
+    #[serde(default)]
+    #[schema(minimum = -2.0, maximum = 2.0)]
+    pub frequency_penalty: Option<f32>,
+    /// An end-user id passed to the vendor for its abuse monitoring
+    /// (OpenAI, Azure, Anthropic; 400 for others). Usage is still attributed
+    /// to the token's subject, never to a name the client chooses.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 256)]
+    pub user: Option<String>,
+    /// Functions the model may call (at most 128). Served only by models
+    /// whose vendors translate tools (OpenAI, Azure); 400 otherwise.
+    #[serde(default)]
+    pub tools: Option<Vec<ToolDef>>,
+    #[serde(default)]
+    pub tool_choice: Option<ToolChoiceIn>,
+    #[serde(default)]
+    pub parallel_tool_calls: Option<bool>,
     #[serde(default)]
     pub stream: Option<bool>,
     #[serde(default)]
@@ -80,6 +119,21 @@ pub struct ChatCompletionRequest {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 1)]
     pub n: Option<u32>,
+    /// Every other field: refused by name unless null or a no-op value
+    /// (`logprobs: false`, `store: false`, `response_format: {"type": "text"}`).
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// Whether an unsupported field's value asks for nothing: SDKs send some
+/// fields with their default values.
+fn asks_nothing(name: &str, value: &serde_json::Value) -> bool {
+    match name {
+        "logprobs" | "store" => value == &serde_json::Value::Bool(false),
+        "response_format" => value == &serde_json::json!({"type": "text"}),
+        _ => value.is_null(),
+    }
 }
 
 impl ChatCompletionRequest {
@@ -100,6 +154,16 @@ impl ChatCompletionRequest {
             return Err(ApiError::invalid(
                 "messages: at least one message is required",
             ));
+        }
+        if let Some(name) = self
+            .other
+            .iter()
+            .find(|(name, value)| !asks_nothing(name, value))
+            .map(|(name, _)| name)
+        {
+            return Err(ApiError::invalid(format!(
+                "{name}: not supported (refused rather than ignored)"
+            )));
         }
         if self.n.is_some_and(|n| n != 1) {
             return Err(ApiError::invalid("n: only 1 choice is supported"));
@@ -152,6 +216,17 @@ impl ChatCompletionRequest {
             top_p: self.top_p,
             stop,
             caller: Some(caller(subject)),
+            seed: self.seed,
+            presence_penalty: self.presence_penalty,
+            frequency_penalty: self.frequency_penalty,
+            user: self.user.clone(),
+            tools: tools_to_proto(self.tools.as_deref().unwrap_or_default())?,
+            tool_choice: self
+                .tool_choice
+                .as_ref()
+                .map(tool_choice_to_proto)
+                .transpose()?,
+            parallel_tool_calls: self.parallel_tool_calls,
         })
     }
 }
@@ -181,9 +256,10 @@ fn message_to_proto(i: usize, m: &ChatMessageIn) -> Result<pb::ChatMessage, ApiE
         "system" | "developer" => pb::Role::System,
         "user" => pb::Role::User,
         "assistant" => pb::Role::Assistant,
+        "tool" => pb::Role::Tool,
         other => {
             return Err(ApiError::invalid(format!(
-                "messages[{i}].role: {other:?} is not supported (system, developer, user, assistant)"
+                "messages[{i}].role: {other:?} is not supported (system, developer, user, assistant, tool)"
             )));
         }
     };
@@ -208,6 +284,8 @@ fn message_to_proto(i: usize, m: &ChatMessageIn) -> Result<pb::ChatMessage, ApiE
     Ok(pb::ChatMessage {
         role: role as i32,
         content,
+        tool_calls: calls_to_proto(m.tool_calls.as_deref().unwrap_or_default()),
+        tool_call_id: m.tool_call_id.clone().unwrap_or_default(),
     })
 }
 
@@ -241,8 +319,11 @@ impl From<Option<&pb::Usage>> for UsageDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AssistantMessage {
     pub role: &'static str,
-    pub content: String,
+    /// Null when the turn only called tools.
+    pub content: Option<String>,
     pub refusal: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCallDto>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -280,8 +361,11 @@ impl ChatCompletion {
                 finish_reason: finish_reason(r.finish_reason()),
                 message: AssistantMessage {
                     role: "assistant",
-                    content: r.content,
+                    // Null, as OpenAI sends it, on a turn that only called tools.
+                    content: (!r.content.is_empty() || r.tool_calls.is_empty())
+                        .then_some(r.content),
                     refusal: None,
+                    tool_calls: calls_from_proto(r.tool_calls),
                 },
                 logprobs: None,
             }],
@@ -320,6 +404,8 @@ pub struct Delta<'a> {
     pub role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<[ToolCallChunk<'a>; 1]>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -417,7 +503,44 @@ mod tests {
         assert_eq!(p.stop, ["END"]);
         assert_eq!(p.messages[0].role(), pb::Role::System);
         assert_eq!(p.messages[1].content, "hi there");
+        assert_eq!((p.seed, p.user.as_deref()), (Some(7), Some("u")));
         assert_eq!(p.caller.unwrap().user_id, "alice");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_honour_by_name() {
+        let base =
+            serde_json::json!({"model": "sota", "messages": [{"role": "user", "content": "x"}]});
+        let with = |name: &str, value: serde_json::Value| {
+            let mut body = base.clone();
+            body[name] = value;
+            request(body).to_proto("a")
+        };
+        for (name, value) in [
+            ("functions", serde_json::json!([{"name": "f"}])),
+            ("tool_choice", serde_json::json!("sometimes")),
+            (
+                "response_format",
+                serde_json::json!({"type": "json_object"}),
+            ),
+            ("logprobs", serde_json::json!(true)),
+            ("logit_bias", serde_json::json!({"50256": -100})),
+        ] {
+            let e = with(name, value).unwrap_err();
+            assert!(
+                e.message().starts_with(&format!("{name}: ")),
+                "{}",
+                e.message()
+            );
+        }
+        for (name, value) in [
+            ("logprobs", serde_json::json!(false)),
+            ("store", serde_json::json!(false)),
+            ("response_format", serde_json::json!({"type": "text"})),
+            ("tools", serde_json::Value::Null),
+        ] {
+            assert!(with(name, value).is_ok(), "{name}");
+        }
     }
 
     #[test]
@@ -435,7 +558,7 @@ mod tests {
                 "messages",
             ),
             (
-                serde_json::json!({"model": "sota", "messages": [{"role": "tool", "content": "x"}]}),
+                serde_json::json!({"model": "sota", "messages": [{"role": "function", "content": "x"}]}),
                 "messages[0].role",
             ),
             (

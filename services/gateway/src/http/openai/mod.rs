@@ -5,13 +5,14 @@
 pub(super) mod chat;
 pub(crate) mod dto;
 pub(super) mod embeddings;
+pub(crate) mod tools;
 
 use super::AppState;
 use crate::auth::Principal;
 use crate::backends::ROUTER;
 use crate::errors::ApiError;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use dto::{ModelDto, ModelList};
 use fluentedge_proto::router::v1 as pb;
@@ -21,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/models", get(models))
+        .route("/v1/models/{id}", get(model))
 }
 
 pub(super) fn failed(status: tonic::Status) -> ApiError {
@@ -39,6 +41,38 @@ pub(super) async fn models(
     State(state): State<AppState>,
     _caller: Principal,
 ) -> Result<axum::Json<ModelList>, ApiError> {
+    Ok(axum::Json(ModelList {
+        object: "list",
+        data: catalogue(&state).await?,
+    }))
+}
+
+/// One model or tier (`models.retrieve`); 404 `model_not_found` for others.
+#[utoipa::path(get, path = "/v1/models/{id}", tag = "openai",
+    params(("id" = String, Path, description = "A model id from `GET /v1/models`")),
+    responses((status = 200, body = ModelDto), (status = 401, description = "OpenAI error shape"),
+        (status = 404, description = "No such model (OpenAI error shape, code `model_not_found`)")),
+    security(("bearer" = [])))]
+pub(super) async fn model(
+    State(state): State<AppState>,
+    _caller: Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ModelDto>, ApiError> {
+    catalogue(&state)
+        .await?
+        .into_iter()
+        .find(|m| m.id == id)
+        .map(axum::Json)
+        .ok_or_else(|| {
+            ApiError::http(
+                axum::http::StatusCode::NOT_FOUND,
+                "model_not_found",
+                format!("model: {id:?} does not exist (GET /v1/models lists the models)"),
+            )
+        })
+}
+
+async fn catalogue(state: &AppState) -> Result<Vec<ModelDto>, ApiError> {
     let reply = state
         .backends
         .router()
@@ -46,17 +80,14 @@ pub(super) async fn models(
         .await
         .map_err(failed)?
         .into_inner();
-    Ok(axum::Json(ModelList {
-        object: "list",
-        data: reply
-            .models
-            .into_iter()
-            .map(|m| ModelDto {
-                id: m.id,
-                object: "model",
-                created: 0,
-                owned_by: "fluentedge",
-            })
-            .collect(),
-    }))
+    Ok(reply
+        .models
+        .into_iter()
+        .map(|m| ModelDto {
+            id: m.id,
+            object: "model",
+            created: m.created,
+            owned_by: "fluentedge",
+        })
+        .collect())
 }
