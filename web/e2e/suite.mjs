@@ -61,6 +61,9 @@ export async function startSuite({ env = {}, simFault, chunkDelayMs = 40, gatewa
     PATH: process.env.PATH,
     HOME: process.env.HOME ?? data,
     FLUENTEDGE_DEV: "1",
+    // No metrics listeners: their fixed default ports would clash with any
+    // other suite running on this machine (the browser tests never read them).
+    METRICS_ADDR: "",
     RUST_LOG: process.env.E2E_RUST_LOG ?? "warn",
     USAGE_ADDR: `http://127.0.0.1:${usage}`,
     ROUTER_ADDR: `http://127.0.0.1:${router}`,
