@@ -63,7 +63,7 @@ export async function startSuite({ env = {}, simFault, chunkDelayMs = 40, gatewa
     FLUENTEDGE_DEV: "1",
     // No metrics listeners: their fixed default ports would clash with any
     // other suite running on this machine (the browser tests never read them).
-    METRICS_ADDR: "",
+    METRICS_ADDR: "off",
     RUST_LOG: process.env.E2E_RUST_LOG ?? "warn",
     USAGE_ADDR: `http://127.0.0.1:${usage}`,
     ROUTER_ADDR: `http://127.0.0.1:${router}`,

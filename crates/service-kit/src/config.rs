@@ -168,7 +168,7 @@ pub struct ServerSettings {
     pub max_message_bytes: usize,
     /// How long in-flight calls get to finish after SIGTERM (`SHUTDOWN_GRACE_MS`).
     pub shutdown_grace: Duration,
-    /// Where Prometheus metrics are served (`METRICS_ADDR`, empty to disable).
+    /// Where Prometheus metrics are served (`METRICS_ADDR`; `off` disables them).
     pub metrics_addr: Option<String>,
 }
 
