@@ -23,7 +23,7 @@ fn record() -> RecordDraft {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let when = Utc::now() - Duration::seconds((n % 86_400) as i64);
     RecordDraft {
-        request_id: format!("bench-{n:012}"),
+        call_id: format!("bench-{n:012}"),
         created_at: Some((when.timestamp(), 0)),
         provider: ["azure", "anthropic", "bedrock"][(n % 3) as usize].into(),
         model: "gpt-4o-mini".into(),
@@ -38,6 +38,7 @@ fn record() -> RecordDraft {
         outcome: 1,
         latency_ms: 850,
         operation: "chat".into(),
+        request_id: format!("bench-request-{}", n / 4),
     }
 }
 

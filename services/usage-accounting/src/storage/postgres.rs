@@ -2,7 +2,7 @@
 //!
 //! Inserts are one `INSERT … SELECT FROM UNNEST(arrays) … ON CONFLICT DO
 //! NOTHING` statement, whatever the batch size: atomic, one round trip, one
-//! prepared statement. Records are offered sorted by request id, so
+//! prepared statement. Records are offered sorted by call id, so
 //! concurrent batches sharing ids take their index locks in the same order and
 //! cannot deadlock each other.
 
@@ -23,34 +23,35 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-const INSERT: &str = "INSERT INTO api_usage_log (request_id, created_at, api_provider, \
+const INSERT: &str = "INSERT INTO api_usage_log (call_id, created_at, api_provider, \
      model_name, input_tokens, output_tokens, cost_micro_usd, price_version, user_id, session_id, \
-     calling_service, tier, outcome, latency_ms, operation) \
+     calling_service, tier, outcome, latency_ms, operation, request_id) \
      SELECT t.* FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::int8[], \
      $6::int8[], $7::int8[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-     $13::text[], $14::int8[], $15::text[]) AS t(request_id, created_at, api_provider, model_name, \
-     input_tokens, output_tokens, cost_micro_usd, price_version, user_id, session_id, \
-     calling_service, tier, outcome, latency_ms, operation) \
-     WHERE NOT EXISTS (SELECT 1 FROM api_usage_log_archive a WHERE a.request_id = t.request_id) \
-     ON CONFLICT (request_id) DO NOTHING \
-     RETURNING request_id";
+     $13::text[], $14::int8[], $15::text[], $16::text[]) AS t(call_id, created_at, api_provider, \
+     model_name, input_tokens, output_tokens, cost_micro_usd, price_version, user_id, session_id, \
+     calling_service, tier, outcome, latency_ms, operation, request_id) \
+     WHERE NOT EXISTS (SELECT 1 FROM api_usage_log_archive a WHERE a.call_id = t.call_id) \
+     ON CONFLICT (call_id) DO NOTHING \
+     RETURNING call_id";
 
-const EXISTING: &str = "SELECT request_id, created_at, api_provider, model_name, input_tokens, \
+const EXISTING: &str = "SELECT call_id, created_at, api_provider, model_name, input_tokens, \
      output_tokens, cost_micro_usd, price_version, user_id, session_id, calling_service, tier, \
-     outcome, latency_ms, operation FROM api_usage_log WHERE request_id = ANY($1) \
-     UNION ALL SELECT request_id, created_at, api_provider, model_name, input_tokens, \
+     outcome, latency_ms, operation, request_id FROM api_usage_log WHERE call_id = ANY($1) \
+     UNION ALL SELECT call_id, created_at, api_provider, model_name, input_tokens, \
      output_tokens, cost_micro_usd, price_version, user_id, session_id, calling_service, tier, \
-     outcome, latency_ms, operation FROM api_usage_log_archive WHERE request_id = ANY($1)";
+     outcome, latency_ms, operation, request_id FROM api_usage_log_archive \
+     WHERE call_id = ANY($1)";
 
 const SPEND: &str = "WITH r AS (SELECT GREATEST($1::timestamptz, MAX(reset_at)) AS from_ts \
      FROM budget_resets WHERE reset_at >= $1 AND reset_at < $2) \
      SELECT r.from_ts, COALESCE(SUM(u.cost_micro_usd), 0)::BIGINT AS spent, \
-     COUNT(u.request_id) AS n FROM r LEFT JOIN api_usage_log u \
+     COUNT(u.call_id) AS n FROM r LEFT JOIN api_usage_log u \
      ON u.created_at >= r.from_ts AND u.created_at < $2 GROUP BY r.from_ts";
 
-const COLUMNS: &str = "request_id, created_at, api_provider, model_name, input_tokens, \
+const COLUMNS: &str = "call_id, created_at, api_provider, model_name, input_tokens, \
      output_tokens, cost_micro_usd, price_version, user_id, session_id, calling_service, tier, \
-     outcome, latency_ms, operation";
+     outcome, latency_ms, operation, request_id";
 
 /// Deadlocks and serialisation failures are retried this many times.
 const RETRIES: usize = 3;
@@ -78,7 +79,7 @@ impl PostgresStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|row| record(row).map(|r| (r.request_id.as_str().to_owned(), r)))
+            .map(|row| record(row).map(|r| (r.call_id.as_str().to_owned(), r)))
             .collect()
     }
 }
@@ -87,7 +88,7 @@ fn record(row: &PgRow) -> Result<UsageRecord> {
     let created_at: DateTime<Utc> = row.try_get("created_at")?;
     let outcome: String = row.try_get("outcome")?;
     rebuild(RecordDraft {
-        request_id: row.try_get("request_id")?,
+        call_id: row.try_get("call_id")?,
         created_at: Some((
             created_at.timestamp(),
             i32::try_from(created_at.timestamp_subsec_nanos()).unwrap_or(0),
@@ -105,6 +106,7 @@ fn record(row: &PgRow) -> Result<UsageRecord> {
         outcome: Outcome::from_name(&outcome).map_or(0, Outcome::wire),
         latency_ms: to_u64(row.try_get("latency_ms")?, "latency_ms")?,
         operation: row.try_get("operation")?,
+        request_id: row.try_get("request_id")?,
     })
 }
 
@@ -130,13 +132,14 @@ struct Columns {
     outcomes: Vec<String>,
     latency: Vec<i64>,
     operations: Vec<String>,
+    request_ids: Vec<String>,
 }
 
 impl Columns {
     fn of(records: &[&UsageRecord]) -> Self {
         let mut c = Self::default();
         for r in records {
-            c.ids.push(r.request_id.as_str().to_owned());
+            c.ids.push(r.call_id.as_str().to_owned());
             c.created.push(r.created_at);
             c.providers.push(r.provider.clone());
             c.models.push(r.model.clone());
@@ -151,6 +154,7 @@ impl Columns {
             c.outcomes.push(r.outcome.as_str().to_owned());
             c.latency.push(r.latency_ms.as_i64());
             c.operations.push(r.operation.as_str().to_owned());
+            c.request_ids.push(r.request_id.clone());
         }
         c
     }
@@ -172,6 +176,7 @@ impl Columns {
             .bind(&self.outcomes)
             .bind(&self.latency)
             .bind(&self.operations)
+            .bind(&self.request_ids)
             .fetch_all(pool)
             .await
     }
@@ -216,7 +221,7 @@ impl LedgerStore for PostgresStore {
             return Ok(Vec::new());
         }
         let mut sorted: Vec<&UsageRecord> = records.iter().collect();
-        sorted.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+        sorted.sort_by(|a, b| a.call_id.cmp(&b.call_id));
         let columns = Columns::of(&sorted);
         let mut attempt = 0;
         let created: HashSet<String> = loop {
@@ -240,7 +245,7 @@ impl LedgerStore for PostgresStore {
         records
             .iter()
             .map(|r| {
-                let id = r.request_id.as_str();
+                let id = r.call_id.as_str();
                 if created.contains(id) {
                     Ok(Stored::Created)
                 } else {
@@ -249,7 +254,7 @@ impl LedgerStore for PostgresStore {
                         .map(|r| Stored::Existing(Box::new(r)))
                         .ok_or_else(|| {
                             StorageError::Internal(format!(
-                                "request id {id:?} neither stored nor found"
+                                "call id {id:?} neither stored nor found"
                             ))
                         })
                 }
@@ -324,6 +329,7 @@ impl LedgerStore for PostgresStore {
             ("model_name", &query.model),
             ("user_id", &query.user_id),
             ("session_id", &query.session_id),
+            ("request_id", &query.request_id),
         ] {
             if let Some(v) = value {
                 qb.push(format_args!(" AND {column} = "))
@@ -331,13 +337,13 @@ impl LedgerStore for PostgresStore {
             }
         }
         if let Some(after) = &query.after {
-            qb.push(" AND (created_at, request_id) < (")
+            qb.push(" AND (created_at, call_id) < (")
                 .push_bind(after.created_at)
                 .push(", ")
-                .push_bind(after.request_id.clone())
+                .push_bind(after.call_id.clone())
                 .push(")");
         }
-        qb.push(" ORDER BY created_at DESC, request_id DESC LIMIT ")
+        qb.push(" ORDER BY created_at DESC, call_id DESC LIMIT ")
             .push_bind(i64::from(limit));
         let rows = qb.build().fetch_all(&self.pool).await?;
         rows.iter().map(record).collect()
@@ -397,14 +403,15 @@ impl LedgerStore for PostgresStore {
             (false, RetentionAction::Archive) => {
                 "WITH moved AS (DELETE FROM api_usage_log \
                    WHERE created_at >= $1 AND created_at < $2 RETURNING *), \
-                 archived AS (INSERT INTO api_usage_log_archive (request_id, created_at, \
+                 archived AS (INSERT INTO api_usage_log_archive (call_id, created_at, \
                    api_provider, model_name, input_tokens, output_tokens, cost_micro_usd, \
                    price_version, user_id, session_id, calling_service, tier, outcome, \
-                   latency_ms, operation, recorded_at) \
-                   SELECT request_id, created_at, api_provider, model_name, input_tokens, \
+                   latency_ms, operation, recorded_at, request_id) \
+                   SELECT call_id, created_at, api_provider, model_name, input_tokens, \
                    output_tokens, cost_micro_usd, price_version, user_id, session_id, \
-                   calling_service, tier, outcome, latency_ms, operation, recorded_at FROM moved \
-                   ON CONFLICT (request_id) DO NOTHING) \
+                   calling_service, tier, outcome, latency_ms, operation, recorded_at, \
+                   request_id FROM moved \
+                   ON CONFLICT (call_id) DO NOTHING) \
                  SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0)::BIGINT AS cost FROM moved"
             }
             (false, RetentionAction::Delete) => {

@@ -24,11 +24,11 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-const COLUMNS: &str = "request_id, created_at, api_provider, model_name, input_tokens, \
+const COLUMNS: &str = "call_id, created_at, api_provider, model_name, input_tokens, \
      output_tokens, cost_micro_usd, price_version, user_id, session_id, calling_service, tier, \
-     outcome, latency_ms, operation";
+     outcome, latency_ms, operation, request_id";
 
-/// Records per INSERT statement: 16 binds each stays far below SQLite's
+/// Records per INSERT statement: 17 binds each stays far below SQLite's
 /// 32766-parameter limit.
 const CHUNK: usize = 500;
 
@@ -72,7 +72,7 @@ fn record(row: &SqliteRow) -> Result<UsageRecord> {
     let created_at = time(row.try_get("created_at")?, "created_at")?;
     let outcome: String = row.try_get("outcome")?;
     rebuild(RecordDraft {
-        request_id: row.try_get("request_id")?,
+        call_id: row.try_get("call_id")?,
         created_at: Some((
             created_at.timestamp(),
             i32::try_from(created_at.timestamp_subsec_nanos()).unwrap_or(0),
@@ -90,6 +90,7 @@ fn record(row: &SqliteRow) -> Result<UsageRecord> {
         outcome: Outcome::from_name(&outcome).map_or(0, Outcome::wire),
         latency_ms: to_u64(row.try_get("latency_ms")?, "latency_ms")?,
         operation: row.try_get("operation")?,
+        request_id: row.try_get("request_id")?,
     })
 }
 
@@ -141,7 +142,7 @@ impl LedgerStore for SqliteStore {
                 "INSERT INTO api_usage_log ({COLUMNS}, recorded_at) SELECT * FROM ("
             ));
             qb.push_values(chunk, |mut row, r| {
-                row.push_bind(r.request_id.as_str().to_owned())
+                row.push_bind(r.call_id.as_str().to_owned())
                     .push_bind(micros(r.created_at))
                     .push_bind(r.provider.clone())
                     .push_bind(r.model.clone())
@@ -156,27 +157,28 @@ impl LedgerStore for SqliteStore {
                     .push_bind(r.outcome.as_str())
                     .push_bind(r.latency_ms.as_i64())
                     .push_bind(r.operation.as_str())
+                    .push_bind(r.request_id.clone())
                     .push_bind(now);
             });
             // VALUES columns are named column1, column2, …; column1 is the id.
             qb.push(
                 ") AS t WHERE NOT EXISTS (SELECT 1 FROM api_usage_log_archive a \
-                 WHERE a.request_id = t.column1) \
-                 ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
+                 WHERE a.call_id = t.column1) \
+                 ON CONFLICT (call_id) DO NOTHING RETURNING call_id",
             );
             let ids: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
             created.extend(ids);
         }
         let missing: Vec<&str> = records
             .iter()
-            .map(|r| r.request_id.as_str())
+            .map(|r| r.call_id.as_str())
             .filter(|id| !created.contains(*id))
             .collect();
         let mut existing: HashMap<String, UsageRecord> = HashMap::new();
         for chunk in missing.chunks(CHUNK) {
             for table in ["api_usage_log", "api_usage_log_archive"] {
                 let mut qb = QueryBuilder::<Sqlite>::new(format!(
-                    "SELECT {COLUMNS} FROM {table} WHERE request_id IN ("
+                    "SELECT {COLUMNS} FROM {table} WHERE call_id IN ("
                 ));
                 let mut ids = qb.separated(", ");
                 for id in chunk {
@@ -185,7 +187,7 @@ impl LedgerStore for SqliteStore {
                 qb.push(")");
                 for row in qb.build().fetch_all(&mut *tx).await? {
                     let r = record(&row)?;
-                    existing.insert(r.request_id.as_str().to_owned(), r);
+                    existing.insert(r.call_id.as_str().to_owned(), r);
                 }
             }
         }
@@ -193,7 +195,7 @@ impl LedgerStore for SqliteStore {
         records
             .iter()
             .map(|r| {
-                let id = r.request_id.as_str();
+                let id = r.call_id.as_str();
                 if created.contains(id) {
                     Ok(Stored::Created)
                 } else {
@@ -202,7 +204,7 @@ impl LedgerStore for SqliteStore {
                         .map(|r| Stored::Existing(Box::new(r)))
                         .ok_or_else(|| {
                             StorageError::Internal(format!(
-                                "request id {id:?} neither stored nor found"
+                                "call id {id:?} neither stored nor found"
                             ))
                         })
                 }
@@ -215,7 +217,7 @@ impl LedgerStore for SqliteStore {
             "WITH r AS (SELECT max($1, COALESCE(MAX(reset_at), $1)) AS from_ts \
              FROM budget_resets WHERE reset_at >= $1 AND reset_at < $2) \
              SELECT r.from_ts AS from_ts, COALESCE(SUM(u.cost_micro_usd), 0) AS spent, \
-             COUNT(u.request_id) AS n FROM r LEFT JOIN api_usage_log u \
+             COUNT(u.call_id) AS n FROM r LEFT JOIN api_usage_log u \
              ON u.created_at >= r.from_ts AND u.created_at < $2 GROUP BY r.from_ts",
         )
         .bind(micros(period.start))
@@ -285,6 +287,7 @@ impl LedgerStore for SqliteStore {
             ("model_name", &query.model),
             ("user_id", &query.user_id),
             ("session_id", &query.session_id),
+            ("request_id", &query.request_id),
         ] {
             if let Some(v) = value {
                 qb.push(format_args!(" AND {column} = "))
@@ -292,13 +295,13 @@ impl LedgerStore for SqliteStore {
             }
         }
         if let Some(after) = &query.after {
-            qb.push(" AND (created_at, request_id) < (")
+            qb.push(" AND (created_at, call_id) < (")
                 .push_bind(micros(after.created_at))
                 .push(", ")
-                .push_bind(after.request_id.clone())
+                .push_bind(after.call_id.clone())
                 .push(")");
         }
-        qb.push(" ORDER BY created_at DESC, request_id DESC LIMIT ")
+        qb.push(" ORDER BY created_at DESC, call_id DESC LIMIT ")
             .push_bind(i64::from(limit));
         let rows = qb.build().fetch_all(&self.pool).await?;
         rows.iter().map(record).collect()
@@ -370,14 +373,15 @@ impl LedgerStore for SqliteStore {
         }
         if action == RetentionAction::Archive {
             sqlx::query(
-                "INSERT INTO api_usage_log_archive (request_id, created_at, api_provider, \
+                "INSERT INTO api_usage_log_archive (call_id, created_at, api_provider, \
                  model_name, input_tokens, output_tokens, cost_micro_usd, price_version, user_id, \
                  session_id, calling_service, tier, outcome, latency_ms, operation, recorded_at, \
-                 archived_at) SELECT request_id, created_at, api_provider, model_name, \
+                 request_id, archived_at) SELECT call_id, created_at, api_provider, model_name, \
                  input_tokens, output_tokens, cost_micro_usd, price_version, user_id, session_id, \
-                 calling_service, tier, outcome, latency_ms, operation, recorded_at, $3 \
+                 calling_service, tier, outcome, latency_ms, operation, recorded_at, request_id, \
+                 $3 \
                  FROM api_usage_log WHERE created_at >= $1 AND created_at < $2 \
-                 ON CONFLICT (request_id) DO NOTHING",
+                 ON CONFLICT (call_id) DO NOTHING",
             )
             .bind(start)
             .bind(end)
