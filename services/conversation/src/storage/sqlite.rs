@@ -26,7 +26,7 @@ const LEARNER_COLS: &str = "id, display_name, level, native_language, created_at
 const SESSION_COLS: &str =
     "id, owner_id, scenario_id, level, title, archived, message_count, created_at, updated_at";
 const MESSAGE_COLS: &str = "id, session_id, seq, role, content, status, input_tokens, \
-     output_tokens, cost_micro_usd, provider, model, request_id, client_message_id, reply_to, \
+     output_tokens, cost_micro_usd, provider, model, call_id, client_message_id, reply_to, \
      attempts, error_reason, created_at, updated_at";
 const OWNED_LIVE_SESSION: &str = "EXISTS (SELECT 1 FROM sessions s \
      WHERE s.id = messages.session_id AND s.owner_id = $2 AND s.deleted_at IS NULL)";
@@ -116,7 +116,7 @@ fn message(row: &SqliteRow) -> Result<Message> {
         },
         provider: row.try_get("provider")?,
         model: row.try_get("model")?,
-        request_id: row.try_get("request_id")?,
+        call_id: row.try_get("call_id")?,
         client_message_id: row.try_get("client_message_id")?,
         reply_to: reply_to
             .map(|r| Uuid::parse_str(&r))
@@ -321,7 +321,7 @@ impl Store for SqliteStore {
             return Ok(Inserted::Existing(message(&row)?));
         }
         let row = sqlx::query(sql(format!(
-            "INSERT INTO messages (id, session_id, seq, role, content, status, request_id, \
+            "INSERT INTO messages (id, session_id, seq, role, content, status, call_id, \
              client_message_id, attempts, created_at, updated_at) \
              VALUES ($1, $2, $3, 'learner', $4, 'pending', $5, $6, 1, $7, $7) \
              RETURNING {MESSAGE_COLS}"
@@ -330,7 +330,7 @@ impl Store for SqliteStore {
         .bind(id(new.session_id))
         .bind(seq)
         .bind(&new.content)
-        .bind(&new.request_id)
+        .bind(&new.call_id)
         .bind(&new.client_message_id)
         .bind(micros(new.now))
         .fetch_one(&mut *tx)
@@ -342,7 +342,7 @@ impl Store for SqliteStore {
 
     async fn claim_retry(&self, claim: &RetryClaim) -> Result<Option<Message>> {
         let row = sqlx::query(sql(format!(
-            "UPDATE messages SET status = 'pending', attempts = attempts + 1, request_id = $3, \
+            "UPDATE messages SET status = 'pending', attempts = attempts + 1, call_id = $3, \
              error_reason = NULL, updated_at = $4 \
              WHERE id = $1 AND role = 'learner' AND attempts = $2 \
                AND (status = 'failed' OR (status = 'pending' AND updated_at < $5)) \
@@ -350,7 +350,7 @@ impl Store for SqliteStore {
         )))
         .bind(id(claim.message_id))
         .bind(i64::from(claim.seen_attempts))
-        .bind(&claim.request_id)
+        .bind(&claim.call_id)
         .bind(micros(claim.now))
         .bind(micros(claim.stale_before))
         .fetch_optional(&self.pool)
@@ -413,7 +413,7 @@ impl Store for SqliteStore {
                 let replaced = sqlx::query(sql(format!(
                     "UPDATE messages SET content = $2, status = $3, input_tokens = $4, \
                      output_tokens = $5, cost_micro_usd = $6, provider = $7, model = $8, \
-                     request_id = $9, updated_at = $10 WHERE reply_to = $1 \
+                     call_id = $9, updated_at = $10 WHERE reply_to = $1 \
                      RETURNING {MESSAGE_COLS}"
                 )))
                 .bind(&learner_id)
@@ -424,7 +424,7 @@ impl Store for SqliteStore {
                 .bind(reply.usage.cost_micro_usd)
                 .bind(&reply.provider)
                 .bind(&reply.model)
-                .bind(&reply.request_id)
+                .bind(&reply.call_id)
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -445,7 +445,7 @@ impl Store for SqliteStore {
                         sqlx::query(sql(format!(
                             "INSERT INTO messages (id, session_id, seq, role, content, status, \
                              input_tokens, output_tokens, cost_micro_usd, provider, model, \
-                             request_id, reply_to, attempts, created_at, updated_at) \
+                             call_id, reply_to, attempts, created_at, updated_at) \
                              VALUES ($1, $2, $3, 'tutor', $4, $5, $6, $7, $8, $9, $10, $11, \
                              $12, 0, $13, $14) RETURNING {MESSAGE_COLS}"
                         )))
@@ -459,7 +459,7 @@ impl Store for SqliteStore {
                         .bind(reply.usage.cost_micro_usd)
                         .bind(&reply.provider)
                         .bind(&reply.model)
-                        .bind(&reply.request_id)
+                        .bind(&reply.call_id)
                         .bind(&learner_id)
                         .bind(created)
                         .bind(now)

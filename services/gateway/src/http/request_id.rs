@@ -1,7 +1,8 @@
 //! Every request gets an `X-Request-ID` (a caller's valid one is kept), a span
 //! continuing the caller's W3C trace, the request context for downstream gRPC
-//! calls, the id on its response, its metrics, and one `request_completed`
-//! log line. Errors on `/v1/*` are re-rendered in OpenAI's shape here, so
+//! calls, the id on its response, its metrics, and two log lines: `request_accepted`
+//! when it arrives and `request_completed` (at ERROR for a 5xx, WARNING for a
+//! 429 refusal, so operators alert on what they see) when it is answered. Errors on `/v1/*` are re-rendered in OpenAI's shape here, so
 //! every layer below can just return an [`ApiError`](crate::errors::ApiError).
 
 use crate::errors::ErrorExtension;
@@ -34,6 +35,7 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         span.record("trace_id", trace_id);
     }
     let request_id = ctx.request_id.clone();
+    span.in_scope(|| tracing::info!(method = %method, path = %path, "request_accepted"));
     let mut req = req;
     req.extensions_mut().insert(ctx.clone());
     let mut response = ctx.scope(next.run(req)).instrument(span.clone()).await;
@@ -46,17 +48,36 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     record_metrics(&method, route.as_ref(), status, elapsed.as_secs_f64());
-    let duration_ms = elapsed.as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        tracing::info!(
-            method = %method,
-            path = %path,
-            status_code = status,
-            duration_ms = (duration_ms * 100.0).round() / 100.0,
-            "request_completed"
-        );
-    });
+    let duration_ms = (elapsed.as_secs_f64() * 100_000.0).round() / 100.0;
+    let reason = response
+        .extensions()
+        .get::<ErrorExtension>()
+        .map(|ErrorExtension(e)| e.code());
+    span.in_scope(|| log_completed(&method, &path, status, duration_ms, reason));
     response
+}
+
+/// `request_completed`, at the level an operator alerts on: ERROR for a 5xx
+/// (a fault of ours or of the providers), WARNING for a 429 (budget or rate
+/// limit: `reason` says which), INFO otherwise.
+fn log_completed(method: &Method, path: &str, status: u16, duration_ms: f64, reason: Option<&str>) {
+    macro_rules! completed {
+        ($level:ident) => {
+            tracing::$level!(
+                method = %method,
+                path = %path,
+                status_code = status,
+                duration_ms,
+                reason,
+                "request_completed"
+            )
+        };
+    }
+    match status {
+        500.. => completed!(error),
+        429 => completed!(warn),
+        _ => completed!(info),
+    }
 }
 
 fn openai_error_shape(response: Response) -> Response {

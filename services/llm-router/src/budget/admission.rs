@@ -12,7 +12,7 @@ use std::sync::Arc;
 /// ends; if it is dropped instead (the caller went away), it is released in
 /// the background.
 pub struct Admission {
-    pub request_id: String,
+    pub call_id: String,
     pub period: Period,
     pub epoch: String,
     /// The slice the call was admitted from (see `slices`), if any.
@@ -29,7 +29,7 @@ pub struct Admission {
 impl std::fmt::Debug for Admission {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Admission")
-            .field("request_id", &self.request_id)
+            .field("call_id", &self.call_id)
             .field("period", &self.period.key)
             .field("reserved", &self.reserved)
             .field("state", &self.state)
@@ -60,12 +60,12 @@ impl Drop for Admission {
         if self.finished {
             return;
         }
-        tracing::debug!(request_id = %self.request_id, "budget.admission_dropped");
+        tracing::debug!(call_id = %self.call_id, "budget.admission_dropped");
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return; // the reservation expires by itself
         };
         let adm = Admission {
-            request_id: std::mem::take(&mut self.request_id),
+            call_id: std::mem::take(&mut self.call_id),
             period: self.period.clone(),
             epoch: std::mem::take(&mut self.epoch),
             slice: self.slice.take(),

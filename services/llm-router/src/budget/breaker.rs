@@ -81,16 +81,16 @@ impl BudgetBreaker {
         Period::containing(self.clock.now(), self.config.offset())
     }
 
-    /// Reserves `worst_case` for the call `request_id` (input estimate +
+    /// Reserves `worst_case` for the call `call_id` (input estimate +
     /// `max_tokens` × output price, of the dearest candidate). `wants_sota`:
     /// the caller asked for the `sota` tier (for the HALF_OPEN downgrade).
     pub async fn admit(
         self: &Arc<Self>,
-        request_id: &str,
+        call_id: &str,
         worst_case: Micros,
         wants_sota: bool,
     ) -> Result<Admission, BudgetError> {
-        let result = self.try_admit(request_id, worst_case, wants_sota).await;
+        let result = self.try_admit(call_id, worst_case, wants_sota).await;
         if let Err(e) = &result {
             metrics::counter!("llm_budget_rejections_total", "reason" => e.metric_reason())
                 .increment(1);
@@ -100,33 +100,33 @@ impl BudgetBreaker {
 
     async fn try_admit(
         self: &Arc<Self>,
-        request_id: &str,
+        call_id: &str,
         worst_case: Micros,
         wants_sota: bool,
     ) -> Result<Admission, BudgetError> {
-        if request_id.is_empty() {
-            return Err(BudgetError::Invalid("request id is empty".into()));
+        if call_id.is_empty() {
+            return Err(BudgetError::Invalid("call id is empty".into()));
         }
         if worst_case < Micros::ZERO {
             return Err(BudgetError::Invalid("negative worst-case cost".into()));
         }
-        self.claim(request_id)?;
-        let result = self.admit_claimed(request_id, worst_case, wants_sota).await;
+        self.claim(call_id)?;
+        let result = self.admit_claimed(call_id, worst_case, wants_sota).await;
         if result.is_err() {
-            self.unclaim(request_id);
+            self.unclaim(call_id);
         }
         result
     }
 
     async fn admit_claimed(
         self: &Arc<Self>,
-        request_id: &str,
+        call_id: &str,
         worst_case: Micros,
         wants_sota: bool,
     ) -> Result<Admission, BudgetError> {
         let period = self.current_period();
         self.note_period(&period);
-        if let Some(admission) = self.admit_from_slice(&period, request_id, worst_case).await {
+        if let Some(admission) = self.admit_from_slice(&period, call_id, worst_case).await {
             return Ok(admission);
         }
         let refused = |reason, spent, reserved| BudgetError::Exceeded {
@@ -140,7 +140,7 @@ impl BudgetBreaker {
         for attempt in 0..2 {
             let req = ReserveRequest {
                 period: &period,
-                request_id,
+                call_id,
                 amount: worst_case,
                 limit: self.config.limit,
                 block_at: self.thresholds.block_at(),
@@ -150,7 +150,7 @@ impl BudgetBreaker {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     // The reserve may still land (a late write after a timeout).
-                    self.release_later(&period, request_id);
+                    self.release_later(&period, call_id);
                     return Err(e);
                 }
             };
@@ -163,7 +163,7 @@ impl BudgetBreaker {
                     self.observe(&period, spent, reserved);
                     let state = self.thresholds.state_of(spent);
                     return Ok(Admission {
-                        request_id: request_id.to_owned(),
+                        call_id: call_id.to_owned(),
                         period,
                         epoch,
                         slice: None,
@@ -194,7 +194,7 @@ impl BudgetBreaker {
                     return Err(refused(RefusalReason::WouldExceed, spent, reserved));
                 }
                 ReserveOutcome::AlreadyReserved { .. } | ReserveOutcome::AlreadySettled { .. } => {
-                    return Err(BudgetError::DuplicateRequest(request_id.to_owned()));
+                    return Err(BudgetError::DuplicateRequest(call_id.to_owned()));
                 }
             }
         }

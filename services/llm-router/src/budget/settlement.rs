@@ -16,7 +16,7 @@ const MAX_PENDING_SETTLES: usize = 100_000;
 pub enum Settlement {
     /// Counted once (or left to the ledger's rebuild, or queued for a retry).
     Counted,
-    /// Its request id had already been settled by another call that also
+    /// Its call id had already been settled by another call that also
     /// reached a provider: counted as well, so its usage record needs an id
     /// of its own (see `slices`).
     Duplicate,
@@ -27,7 +27,7 @@ pub enum Settlement {
 #[derive(Debug)]
 pub(super) struct PendingSettle {
     pub(super) period: Period,
-    pub(super) request_id: String,
+    pub(super) call_id: String,
     /// The reservation's epoch: the cost is added only within it.
     pub(super) epoch: Option<String>,
     pub(super) actual: Micros,
@@ -41,7 +41,7 @@ impl BudgetBreaker {
         adm: &Admission,
         actual: Micros,
     ) -> Result<Settlement, BudgetError> {
-        self.unclaim(&adm.request_id);
+        self.unclaim(&adm.call_id);
         let actual = actual.max(Micros::ZERO);
         for attempt in 0..2 {
             // Only a first settle releases a slice part: a repeat could release
@@ -57,7 +57,7 @@ impl BudgetBreaker {
                 });
             let req = SettleRequest {
                 period: &adm.period,
-                request_id: &adm.request_id,
+                call_id: &adm.call_id,
                 actual,
                 // Synchronous settle: the usage record is not in the ledger yet,
                 // so the cost belongs in whatever state exists now.
@@ -75,7 +75,7 @@ impl BudgetBreaker {
                     match slice {
                         Some(part) if !had_reservation => self.slice_lost(part.id),
                         _ if !had_reservation && actual > Micros::ZERO => {
-                            tracing::warn!(request_id = %adm.request_id, "budget.settled_after_expiry");
+                            tracing::warn!(call_id = %adm.call_id, "budget.settled_after_expiry");
                         }
                         _ => {}
                     }
@@ -83,7 +83,7 @@ impl BudgetBreaker {
                     return Ok(Settlement::Counted);
                 }
                 Ok(SettleOutcome::Duplicate { spent, reserved }) => {
-                    tracing::warn!(request_id = %adm.request_id, cost = %actual, "budget.duplicate_request_counted");
+                    tracing::warn!(call_id = %adm.call_id, cost = %actual, "budget.duplicate_request_counted");
                     self.observe(&adm.period, spent, reserved);
                     return Ok(Settlement::Duplicate);
                 }
@@ -94,7 +94,7 @@ impl BudgetBreaker {
                     if let Err(e) = self.rebuild_for_call(&adm.period).await {
                         // The state will be rebuilt from the ledger, which will
                         // have this call's record: nothing to queue.
-                        tracing::warn!(request_id = %adm.request_id, error = %e, "budget.settle_deferred_to_ledger");
+                        tracing::warn!(call_id = %adm.call_id, error = %e, "budget.settle_deferred_to_ledger");
                         return Err(e);
                     }
                 }
@@ -102,10 +102,10 @@ impl BudgetBreaker {
                     return Err(BudgetError::Unavailable("budget state missing".into()));
                 }
                 Err(e) => {
-                    tracing::warn!(request_id = %adm.request_id, cost = %actual, "budget.settle_queued");
+                    tracing::warn!(call_id = %adm.call_id, cost = %actual, "budget.settle_queued");
                     self.queue(PendingSettle {
                         period: adm.period.clone(),
-                        request_id: adm.request_id.clone(),
+                        call_id: adm.call_id.clone(),
                         epoch: Some(adm.epoch.clone()),
                         actual,
                         release_only: false,
@@ -120,10 +120,10 @@ impl BudgetBreaker {
 
     /// Frees a reservation whose reserve went unanswered (it may still land)
     /// once the store answers again.
-    pub(super) fn release_later(&self, period: &Period, request_id: &str) {
+    pub(super) fn release_later(&self, period: &Period, call_id: &str) {
         self.queue(PendingSettle {
             period: period.clone(),
-            request_id: request_id.to_owned(),
+            call_id: call_id.to_owned(),
             epoch: None,
             actual: Micros::ZERO,
             release_only: true,
@@ -137,7 +137,7 @@ impl BudgetBreaker {
             // A lost clean-up only delays the reservation's expiry; a lost
             // settle leaves the cost to the ledger (the next rebuild).
             if !item.release_only {
-                tracing::error!(request_id = %item.request_id, "budget.settle_dropped");
+                tracing::error!(call_id = %item.call_id, "budget.settle_dropped");
             }
             return;
         }
@@ -166,13 +166,13 @@ impl BudgetBreaker {
                 // Its tombstone may be gone: applying it could count it twice.
                 // (A clean-up this old is moot: the reservation expired.)
                 if !p.release_only {
-                    tracing::error!(request_id = %p.request_id, "budget.settle_abandoned");
+                    tracing::error!(call_id = %p.call_id, "budget.settle_abandoned");
                 }
                 continue;
             }
             let req = SettleRequest {
                 period: &p.period,
-                request_id: &p.request_id,
+                call_id: &p.call_id,
                 actual: p.actual,
                 epoch: p.epoch.as_deref(),
                 release_only: p.release_only,
@@ -186,7 +186,7 @@ impl BudgetBreaker {
                     self.observe(&p.period, spent, reserved);
                 }
                 Ok(outcome) => {
-                    tracing::info!(request_id = %p.request_id, outcome = ?outcome, "budget.settle_superseded");
+                    tracing::info!(call_id = %p.call_id, outcome = ?outcome, "budget.settle_superseded");
                 }
                 Err(_) => {
                     store_down = true;

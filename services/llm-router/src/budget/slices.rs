@@ -20,7 +20,7 @@
 //! - A Redis that loses its data loses slices as it loses reservations; a
 //!   replica stops admitting from its slice at the first settle that finds
 //!   the slice gone (`budget.slice_lost`), and the state is rebuilt as before.
-//! - A request id reused while its first call is in flight on this replica is
+//! - A call id reused while its first call is in flight on this replica is
 //!   refused as before. Reused elsewhere, both calls reach a provider; the
 //!   store then counts both (`SettleOutcome::Duplicate`) and the second usage
 //!   record gets its own ledger id, so ledger and budget still agree.
@@ -62,7 +62,7 @@ impl BudgetBreaker {
     pub(super) async fn admit_from_slice(
         self: &Arc<Self>,
         period: &Period,
-        request_id: &str,
+        call_id: &str,
         worst_case: Micros,
     ) -> Option<Admission> {
         let size = self.config.slice;
@@ -76,7 +76,7 @@ impl BudgetBreaker {
         let now = self.clock.now();
         let retired = {
             let mut s = self.slices.lock();
-            if let Some(adm) = self.take_from_slice(&mut s, period, request_id, worst_case, now) {
+            if let Some(adm) = self.take_from_slice(&mut s, period, call_id, worst_case, now) {
                 return Some(adm);
             }
             if s.opening {
@@ -101,7 +101,7 @@ impl BudgetBreaker {
         });
         opened.await.ok()?;
         let mut s = self.slices.lock();
-        self.take_from_slice(&mut s, period, request_id, worst_case, now)
+        self.take_from_slice(&mut s, period, call_id, worst_case, now)
     }
 
     /// The call's worst case out of the current slice, if it is of `period`,
@@ -110,7 +110,7 @@ impl BudgetBreaker {
         self: &Arc<Self>,
         s: &mut SliceState,
         period: &Period,
-        request_id: &str,
+        call_id: &str,
         worst_case: Micros,
         now: DateTime<Utc>,
     ) -> Option<Admission> {
@@ -119,17 +119,17 @@ impl BudgetBreaker {
             return None;
         }
         slice.free = slice.free - worst_case;
-        Some(self.slice_admission(slice, request_id, worst_case))
+        Some(self.slice_admission(slice, call_id, worst_case))
     }
 
     fn slice_admission(
         self: &Arc<Self>,
         slice: &Slice,
-        request_id: &str,
+        call_id: &str,
         worst_case: Micros,
     ) -> Admission {
         Admission {
-            request_id: request_id.to_owned(),
+            call_id: call_id.to_owned(),
             period: slice.period.clone(),
             epoch: slice.epoch.clone(),
             slice: Some(slice.id.clone()),
@@ -145,7 +145,7 @@ impl BudgetBreaker {
         let id = format!("slice:{}", super::store::new_epoch());
         let req = ReserveRequest {
             period,
-            request_id: &id,
+            call_id: &id,
             amount: size,
             limit: self.config.limit,
             block_at: self.thresholds.block_at(),
@@ -215,7 +215,7 @@ impl BudgetBreaker {
         }
         let req = SettleRequest {
             period: &slice.period,
-            request_id: &slice.id,
+            call_id: &slice.id,
             actual: Micros::ZERO,
             epoch: None,
             release_only: true,
@@ -241,22 +241,22 @@ impl BudgetBreaker {
         }
     }
 
-    /// Refuses a request id already in flight here; remembers it otherwise.
+    /// Refuses a call id already in flight here; remembers it otherwise.
     /// Only with slices: without them, the store's reserve refuses it.
-    pub(super) fn claim(&self, request_id: &str) -> Result<(), BudgetError> {
+    pub(super) fn claim(&self, call_id: &str) -> Result<(), BudgetError> {
         if self.config.slice == Micros::ZERO
-            || self.slices.lock().in_flight.insert(request_id.to_owned())
+            || self.slices.lock().in_flight.insert(call_id.to_owned())
         {
             Ok(())
         } else {
-            Err(BudgetError::DuplicateRequest(request_id.to_owned()))
+            Err(BudgetError::DuplicateRequest(call_id.to_owned()))
         }
     }
 
-    pub(super) fn unclaim(&self, request_id: &str) {
+    pub(super) fn unclaim(&self, call_id: &str) {
         if self.config.slice == Micros::ZERO {
             return;
         }
-        self.slices.lock().in_flight.remove(request_id);
+        self.slices.lock().in_flight.remove(call_id);
     }
 }

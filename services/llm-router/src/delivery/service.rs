@@ -178,8 +178,8 @@ impl UsageDelivery {
         }
         let spilled = std::mem::take(&mut *self.inner.spill.lock());
         if !spilled.is_empty() && self.inner.outbox.append(&spilled).await.is_err() {
-            let ids: Vec<&str> = spilled.iter().map(|r| r.request_id.as_str()).collect();
-            tracing::error!(count = spilled.len(), request_ids = ?ids, "usage.records_lost");
+            let ids: Vec<&str> = spilled.iter().map(|r| r.call_id.as_str()).collect();
+            tracing::error!(count = spilled.len(), call_ids = ?ids, "usage.records_lost");
         }
     }
 }
@@ -311,7 +311,7 @@ impl Inner {
             return;
         }
         for (r, reason) in rejected {
-            tracing::error!(request_id = %r.request_id, reason = %reason, "usage.record_rejected");
+            tracing::error!(request_id = %r.request_id, call_id = %r.call_id, reason = %reason, "usage.record_rejected");
         }
         metrics::counter!("usage_records_rejected_total").increment(rejected.len() as u64);
         if let Err(e) = self.outbox.append_rejected(rejected).await {
@@ -358,7 +358,7 @@ impl Inner {
         for (entry, ack) in entries.into_iter().zip(acks) {
             match ack {
                 RecordAck::Rejected(reason) => {
-                    tracing::error!(request_id = %entry.record.request_id, reason = %reason, "usage.record_rejected");
+                    tracing::error!(request_id = %entry.record.request_id, call_id = %entry.record.call_id, reason = %reason, "usage.record_rejected");
                     metrics::counter!("usage_records_rejected_total").increment(1);
                     rejected.push((entry, reason));
                 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::Engine;
+use super::observe;
 use crate::clock;
 use crate::providers::{ErrorKind, ProviderError};
 use crate::resilience::{
@@ -84,10 +85,13 @@ impl Engine {
     /// retryable failures until `deadline`; `attempts` counts the provider
     /// calls made. A failure is recorded against the breaker here; on success
     /// the permit is handed back, to be given back when the call ends. An open
-    /// breaker fails at once with [`ErrorKind::CircuitOpen`].
+    /// breaker fails at once with [`ErrorKind::CircuitOpen`]. `fallback` is
+    /// the candidate's place in the call's order (0: the first choice), for
+    /// the log lines that tell where the call went.
     pub(super) async fn call_candidate<T, F, Fut>(
         &self,
         candidate: &Candidate,
+        fallback: usize,
         deadline: Instant,
         attempts: &mut u32,
         mut op: F,
@@ -102,10 +106,12 @@ impl Engine {
             Err(open) => {
                 metrics::counter!("llm_provider_breaker_rejections_total", "provider" => candidate.provider.to_string())
                     .increment(1);
-                tracing::info!(provider = %candidate.provider, "router.circuit_open_skipped");
-                return Err(ProviderError::new(ErrorKind::CircuitOpen, open.to_string()));
+                let error = ProviderError::new(ErrorKind::CircuitOpen, open.to_string());
+                observe::candidate_failed(candidate, fallback, &error);
+                return Err(error);
             }
         };
+        observe::routed(candidate, fallback, *attempts + 1);
         let retry_budget = self
             .resilience
             .retry_budgets
@@ -131,6 +137,9 @@ impl Engine {
             Ok(value) => Ok((value, held)),
             Err(error) => {
                 held.failed(&error);
+                if error.kind().falls_over() {
+                    observe::candidate_failed(candidate, fallback, &error);
+                }
                 Err(error)
             }
         }

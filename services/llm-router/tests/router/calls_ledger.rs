@@ -114,7 +114,7 @@ async fn every_call_leaves_exactly_one_ledger_row(backend: Backend) {
     // Embeddings.
     let embedded = client
         .embed(pb::EmbedRequest {
-            request_id: "e-1".into(),
+            call_id: "e-1".into(),
             inputs: vec!["hello".into()],
             ..Default::default()
         })
@@ -132,7 +132,7 @@ async fn every_call_leaves_exactly_one_ledger_row(backend: Backend) {
 
     // Nothing else, nothing twice; the budget agrees with the ledger.
     let rows = s.ledger.records().await;
-    let ids: BTreeSet<&str> = rows.iter().map(|r| r.request_id.as_str()).collect();
+    let ids: BTreeSet<&str> = rows.iter().map(|r| r.call_id.as_str()).collect();
     assert_eq!(rows.len(), 5, "{rows:?}");
     assert_eq!(ids, BTreeSet::from(["c-1", "e-1", "f-1", "s-1", "u-1"]));
     let ledger_total: i64 = rows.iter().map(|r| r.cost_micro_usd).sum();
@@ -200,7 +200,7 @@ async fn usage_accounting_stopped_under_load_loses_no_record(backend: Backend) {
     )
     .await;
     let rows = s.ledger.records().await;
-    let ids: BTreeSet<String> = rows.iter().map(|r| r.request_id.clone()).collect();
+    let ids: BTreeSet<String> = rows.iter().map(|r| r.call_id.clone()).collect();
     assert_eq!(
         rows.len(),
         calls.len(),

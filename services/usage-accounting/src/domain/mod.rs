@@ -13,7 +13,7 @@ pub mod time;
 pub use cursor::PageCursor;
 pub use ingest::{Conflict, IngestPlan, ItemOutcome, Stored};
 pub use record::{
-    Count, MAX_BATCH, MicroUsd, Operation, Outcome, RecordDraft, CallId, Tier, UsageRecord,
+    CallId, Count, MAX_BATCH, MicroUsd, Operation, Outcome, RecordDraft, Tier, UsageRecord,
 };
 pub use report::{GroupKey, ListDraft, ListQuery, Overflow, PageSize, Spend, Summary, SummaryRow};
 pub use reset::{BudgetReset, ResetDraft};

@@ -239,7 +239,11 @@ async fn exercise(service: &Service) {
         .await
         .unwrap()
         .into_inner();
-    let ids: Vec<_> = one_request.records.iter().map(|r| r.call_id.as_str()).collect();
+    let ids: Vec<_> = one_request
+        .records
+        .iter()
+        .map(|r| r.call_id.as_str())
+        .collect();
     assert_eq!(ids, ["req-1"]);
     let e = client
         .list_usage(pb::ListUsageRequest {

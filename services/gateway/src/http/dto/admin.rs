@@ -162,6 +162,8 @@ pub struct UsageFilterQuery {
     pub model: Option<String>,
     pub user_id: Option<String>,
     pub session_id: Option<String>,
+    /// The caller's `X-Request-ID`: every LLM call made for that request.
+    pub request_id: Option<String>,
     /// 1 to 500 (default 50).
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
@@ -209,7 +211,11 @@ pub struct UsageSummaryReply {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageRecordDto {
-    pub request_id: String,
+    /// The call's own id (the ledger's idempotency key).
+    pub call_id: String,
+    /// The `X-Request-ID` of the request the call was made for (absent on
+    /// records from before it was kept).
+    pub request_id: Option<String>,
     pub created_at: Option<String>,
     pub provider: String,
     pub model: String,
@@ -242,7 +248,8 @@ impl From<usage::UsageRecord> for UsageRecordDto {
             created_at: rfc3339(r.created_at.as_ref()),
             cost_usd: usd(r.cost_micro_usd),
             outcome,
-            request_id: r.request_id,
+            call_id: r.call_id,
+            request_id: non_empty(r.request_id),
             provider: r.provider,
             model: r.model,
             input_tokens: r.input_tokens,

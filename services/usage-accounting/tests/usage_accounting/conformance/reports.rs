@@ -228,11 +228,7 @@ pub(super) async fn list_pages_are_stable_while_records_arrive(t: &TestLedger) {
             .await
             .unwrap();
         assert!(page.records.len() <= 7);
-        seen.extend(
-            page.records
-                .iter()
-                .map(|r| r.call_id.as_str().to_owned()),
-        );
+        seen.extend(page.records.iter().map(|r| r.call_id.as_str().to_owned()));
         pages += 1;
         // Records arrive between pages: newer ones, and late ones at the
         // very position of the cursor and before it.
