@@ -20,7 +20,7 @@ async fn budget_shows_exact_money_and_rfc3339_times() {
     assert_eq!(b["spent_micro_usd"], 85_123_456);
     assert_eq!(b["spent_usd"], "85.123456");
     assert_eq!(b["reserved_usd"], "0.250000");
-    assert_eq!(b["state"], "half_open");
+    assert_eq!(b["state"], "HALF_OPEN");
     assert_eq!(b["utilisation_bp"], 8512);
     assert_eq!(b["period_start"], "2026-11-01T00:00:00.000Z");
     assert_eq!(b["next_reset"], "2026-12-01T00:00:00.000Z");
@@ -40,8 +40,8 @@ async fn reset_is_made_in_the_admins_name() {
     let (status, body) = json_of(r).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["actor"], "ops-7");
-    assert_eq!(body["before"]["state"], "half_open");
-    assert_eq!(body["after"]["state"], "closed");
+    assert_eq!(body["before"]["state"], "HALF_OPEN");
+    assert_eq!(body["after"]["state"], "CLOSED");
     assert_eq!(body["after"]["spent_usd"], "0.000000");
     // With a reason.
     let r = app

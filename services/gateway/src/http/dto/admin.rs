@@ -18,7 +18,8 @@ pub struct BudgetDto {
     pub reserved_usd: String,
     /// spent / limit in basis points (10000 = 100%).
     pub utilisation_bp: u32,
-    /// `closed` (normal), `half_open` (alerting) or `open` (blocking).
+    /// `CLOSED` (normal), `HALF_OPEN` (alerting) or `OPEN` (blocking),
+    /// spelled as the manuals, the router's logs and its audit lines spell it.
     pub state: &'static str,
     pub period_start: Option<String>,
     pub next_reset: Option<String>,
@@ -33,10 +34,10 @@ pub struct BudgetDto {
 impl From<router::Budget> for BudgetDto {
     fn from(b: router::Budget) -> Self {
         let state = match b.state() {
-            router::BudgetState::Closed => "closed",
-            router::BudgetState::HalfOpen => "half_open",
-            router::BudgetState::Open => "open",
-            router::BudgetState::Unspecified => "unspecified",
+            router::BudgetState::Closed => "CLOSED",
+            router::BudgetState::HalfOpen => "HALF_OPEN",
+            router::BudgetState::Open => "OPEN",
+            router::BudgetState::Unspecified => "UNSPECIFIED",
         };
         Self {
             limit_usd: usd(b.limit_micro_usd),
