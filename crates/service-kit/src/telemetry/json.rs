@@ -141,16 +141,33 @@ fn level_name(level: &tracing::Level) -> &'static str {
     }
 }
 
-/// A decimal money string (`"0.000123"`, as `Micros` displays) as a JSON
-/// number with the same digits; anything else stays as it was.
-fn money_as_number(name: &str, value: Value) -> Value {
-    match &value {
-        Value::String(s) if name.ends_with("_usd") => s
-            .parse::<serde_json::Number>()
-            .map(Value::Number)
-            .unwrap_or(value),
-        _ => value,
+/// A money field's decimal text (`"0.000123"`, as `Micros` displays), to be
+/// written as a JSON number with exactly these digits (a float would print
+/// `1.23e-4` and could round).
+fn money_digits<'a>(name: &str, value: &'a Value) -> Option<&'a str> {
+    let text = value.as_str().filter(|_| name.ends_with("_usd"))?;
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(whole) && digits(fraction) && (whole == "0" || !whole.starts_with('0'))).then_some(text)
+}
+
+/// The line as one JSON object, money fields as numbers.
+fn write_line(line: &Map<String, Value>) -> Result<String, serde_json::Error> {
+    let mut out = String::from("{");
+    for (i, (key, value)) in line.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(key)?);
+        out.push(':');
+        match money_digits(key, value) {
+            Some(digits) => out.push_str(digits),
+            None => out.push_str(&serde_json::to_string(value)?),
+        }
     }
+    out.push('}');
+    Ok(out)
 }
 
 impl<S, N> FormatEvent<S, N> for JsonFormat
@@ -177,11 +194,7 @@ where
         let mut fields = Map::new();
         event.record(&mut JsonVisitor(&mut fields));
         let message = fields.remove("message");
-        line.extend(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k.clone(), money_as_number(&k, v))),
-        );
+        line.extend(fields);
         // After the event's fields: the enclosing spans' context wins.
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
@@ -199,7 +212,7 @@ where
         if !line.contains_key("target") && *event.metadata().level() >= tracing::Level::DEBUG {
             line.insert("target".into(), Value::from(event.metadata().target()));
         }
-        let text = serde_json::to_string(&line).map_err(|_| fmt::Error)?;
+        let text = write_line(&line).map_err(|_| fmt::Error)?;
         writeln!(writer, "{text}")
     }
 }
@@ -242,7 +255,12 @@ mod tests {
             );
             let _g = span.enter();
             span.record("provider", "azure");
-            tracing::warn!(cost_usd = "0.000250", duration_ms = 12u64, "router.success");
+            tracing::warn!(
+                cost_usd = "0.000250",
+                limit_usd = "012",
+                duration_ms = 12u64,
+                "router.success"
+            );
             // An event cannot overwrite its request's id; an inner span can narrow it.
             tracing::info!(request_id = "other", reason = "x", "router.other");
             tracing::info_span!("record", request_id = "rid-2")
@@ -257,7 +275,9 @@ mod tests {
         assert_eq!(v["event"], "router.success");
         assert_eq!(v["level"], "WARNING");
         assert_eq!(v["cost_usd"], serde_json::json!(0.00025));
-        assert!(text.contains(r#""cost_usd":0.00025"#), "{text}");
+        assert!(text.contains(r#""cost_usd":0.000250,"#), "{text}");
+        // Not a JSON number's digits: left a string.
+        assert_eq!(v["limit_usd"], "012");
         assert_eq!(lines[1]["request_id"], "rid-1");
         assert_eq!(lines[1]["level"], "INFO");
         assert_eq!(lines[2]["request_id"], "rid-2");

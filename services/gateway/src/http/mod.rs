@@ -6,6 +6,7 @@
 //! limit (429) → handlers.
 
 mod admin;
+mod completion;
 mod dto;
 mod edges;
 mod extract;
