@@ -89,7 +89,7 @@ fn fingerprint(q: &ListQuery) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     // Only when set, so that tokens issued before the filter existed still continue.
     let request_id = q.request_id.clone().map(|id| format!("request_id={id}"));
-    for field in fields.into_iter().chain(request_id.map(Some).into_iter()) {
+    for field in fields.into_iter().chain(request_id.map(Some)) {
         // Length-prefixed so that ("ab", "") and ("a", "b") differ.
         match field {
             None => hasher.update(b"-"),
