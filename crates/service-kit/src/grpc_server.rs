@@ -328,9 +328,20 @@ where
                 }
             }
         }
+        // The OpenTelemetry RPC conventions: "fluentedge.router.v1.LlmRouter/Complete".
+        let (rpc_service, rpc_method) = rpc
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or((rpc.as_str(), ""));
         let span = tracing::info_span!(
             "grpc.request",
             otel.kind = "server",
+            otel.name = %rpc.trim_start_matches('/'),
+            otel.status_code = tracing::field::Empty,
+            rpc.system = "grpc",
+            rpc.service = %rpc_service,
+            rpc.method = %rpc_method,
+            rpc.grpc.status_code = tracing::field::Empty,
             rpc = %rpc,
             request_id = %ctx.request_id,
             trace_id = tracing::field::Empty,
@@ -343,7 +354,7 @@ where
         let request_id = ctx.request_id.clone();
         let service = self.service;
         let started = Instant::now();
-        let fut = tracing::Instrument::instrument(ctx.scope(self.inner.call(req)), span);
+        let fut = tracing::Instrument::instrument(ctx.scope(self.inner.call(req)), span.clone());
         Box::pin(async move {
             let mut res = fut.await?;
             if let Ok(v) = request_id.parse() {
@@ -358,8 +369,23 @@ where
                 .unwrap_or("0")
                 .to_owned();
             crate::metrics::record_grpc_request(service, &rpc, &code, started.elapsed());
+            record_status(&span, &code);
             Ok(res)
         })
+    }
+}
+
+/// The call's gRPC status on its span (known here for unary calls and
+/// trailers-only errors; a stream's final status travels in its trailers), and
+/// ERROR status for the codes that mean the server failed.
+fn record_status(span: &tracing::Span, code: &str) {
+    let Ok(code) = code.parse::<i64>() else {
+        return;
+    };
+    span.record("rpc.grpc.status_code", code);
+    // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
+    if matches!(code, 2 | 4 | 12 | 13 | 14 | 15) {
+        span.record("otel.status_code", "ERROR");
     }
 }
 

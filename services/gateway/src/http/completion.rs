@@ -12,7 +12,9 @@ use futures::StreamExt;
 use http::{Method, header};
 use std::time::Instant;
 
-/// What `request_completed` says about one request; logged when dropped.
+/// What `request_completed` says about one request; logged when dropped,
+/// which also ends the request's span (this holds its last handle), so the
+/// span of a stream lasts as long as the stream.
 pub struct Completion {
     pub started: Instant,
     pub method: Method,
@@ -56,6 +58,11 @@ impl Drop for Completion {
             elapsed.as_secs_f64(),
         );
         let duration_ms = (elapsed.as_secs_f64() * 100_000.0).round() / 100.0;
+        self.span
+            .record("http.response.status_code", i64::from(self.status));
+        if self.status >= 500 {
+            self.span.record("otel.status_code", "ERROR");
+        }
         self.span.in_scope(|| {
             log_completed(
                 &self.method,

@@ -25,9 +25,17 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let route = req.extensions().get::<MatchedPath>().cloned();
+    // The OpenTelemetry HTTP conventions; the status is recorded by `Completion`.
+    let route_name = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let span = tracing::info_span!(
         "http.request",
         otel.kind = "server",
+        otel.name = %format!("{method} {route_name}"),
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
+        http.route = %route_name,
+        url.path = %path,
+        http.response.status_code = tracing::field::Empty,
         request_id = %ctx.request_id,
         trace_id = tracing::field::Empty,
     );

@@ -45,6 +45,10 @@ pub struct UsageRecord {
     pub latency_ms: u64,
     /// `chat` or `embedding`.
     pub operation: String,
+    /// The W3C `traceparent` of the call's span: the delivery that carries
+    /// the record, however much later, links its span to the call's trace.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub traceparent: String,
 }
 
 impl UsageRecord {

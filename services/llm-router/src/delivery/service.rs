@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryConfig {
@@ -267,10 +268,17 @@ impl Inner {
         self.to_outbox(batch).await;
     }
 
-    /// One ledger call; `None` on failure (logged, counted).
+    /// One ledger call; `None` on failure (logged, counted). It runs in its
+    /// own span (a batch serves many requests), linked to each record's call.
     async fn send(&self, batch: &[UsageRecord]) -> Option<Vec<RecordAck>> {
-        let result =
-            tokio::time::timeout(self.config.sink_timeout, self.sink.record_batch(batch)).await;
+        let span =
+            tracing::info_span!("usage.deliver", otel.kind = "client", records = batch.len());
+        for r in batch.iter().filter(|r| !r.traceparent.is_empty()) {
+            service_kit::context::link_to_traceparent(&span, &r.traceparent);
+        }
+        let result = tokio::time::timeout(self.config.sink_timeout, self.sink.record_batch(batch))
+            .instrument(span)
+            .await;
         let cause = match result {
             Ok(Ok(acks)) if acks.len() == batch.len() => {
                 let delivered = acks.iter().filter(|a| a.is_delivered()).count();

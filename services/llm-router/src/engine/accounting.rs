@@ -90,6 +90,7 @@ impl Accounting {
     /// any call it makes) belong to the request that made the call.
     pub(super) fn finish(&self, admission: Option<Admission>, record: &CallRecord) {
         let mut usage = usage_record(record, self.clock.now());
+        usage.traceparent = service_kit::context::current_traceparent().unwrap_or_default();
         let delivery = self.delivery.clone();
         let job = async move {
             if let Some(admission) = admission {
@@ -186,6 +187,7 @@ pub fn usage_record(r: &CallRecord, created_at: DateTime<Utc>) -> UsageRecord {
             Operation::Embed => "embedding",
         }
         .to_owned(),
+        traceparent: String::new(),
     }
 }
 

@@ -24,9 +24,11 @@ pub fn attempt_span(system: &'static str, candidate: &Candidate, operation: &'st
         gen_ai.system = system,
         gen_ai.operation.name = operation,
         gen_ai.request.model = %candidate.model,
+        gen_ai.response.model = Empty,
         gen_ai.usage.input_tokens = Empty,
         gen_ai.usage.output_tokens = Empty,
         error.type = Empty,
+        otel.status_code = Empty,
     )
 }
 
@@ -38,8 +40,16 @@ pub fn attempt_succeeded(
     cost: &Cost,
     duration: Duration,
 ) {
-    span.record("gen_ai.usage.input_tokens", usage.input_tokens);
-    span.record("gen_ai.usage.output_tokens", usage.output_tokens);
+    // Token counts as integers (i64 is what OpenTelemetry's int attributes hold).
+    span.record("gen_ai.response.model", candidate.model.as_ref());
+    span.record(
+        "gen_ai.usage.input_tokens",
+        i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
+    );
+    span.record(
+        "gen_ai.usage.output_tokens",
+        i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
+    );
     let provider = candidate.provider.to_string();
     let model = candidate.model.to_string();
     metrics::counter!("llm_provider_requests_total", "provider" => provider.clone(), "model" => model.clone(), "outcome" => "success").increment(1);
@@ -71,6 +81,7 @@ pub fn attempt_failed(
 ) {
     let reason = error.kind().reason();
     span.record("error.type", reason);
+    span.record("otel.status_code", "ERROR");
     let provider = candidate.provider.to_string();
     metrics::counter!("llm_provider_requests_total", "provider" => provider.clone(), "model" => candidate.model.to_string(), "outcome" => "failure").increment(1);
     metrics::counter!("llm_provider_failures_total", "provider" => provider.clone(), "reason" => reason).increment(1);

@@ -155,6 +155,7 @@ pub fn record(call_id: &str, cost: Micros, at: DateTime<Utc>) -> UsageRecord {
         outcome: UsageOutcome::Success,
         latency_ms: 321,
         operation: "chat".into(),
+        traceparent: String::new(),
     }
 }
 
