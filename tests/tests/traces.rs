@@ -164,12 +164,29 @@ async fn one_request_is_one_trace_and_its_usage_record_is_linked_to_it() {
         attr(&gateway.span, "http.route"),
         Some(&Attr::StringValue("/api/talk/message".into()))
     );
-    for service in ["conversation", "llm-router"] {
+    // Each hop: the caller's CLIENT span is the parent of the callee's SERVER span.
+    for (caller, service) in [("gateway", "conversation"), ("conversation", "llm-router")] {
         let server = collector
             .wait_for(&format!("{service} grpc.request"), |r| {
                 in_trace(r) && r.service == service && r.span.kind == SpanKind::Server as i32
             })
             .await;
+        let client = collector
+            .wait_for(&format!("{caller}'s client span to {service}"), |r| {
+                in_trace(r)
+                    && r.service == caller
+                    && r.span.kind == SpanKind::Client as i32
+                    && attr(&r.span, "rpc.method") == attr(&server.span, "rpc.method")
+            })
+            .await;
+        assert_eq!(
+            server.span.parent_span_id, client.span.span_id,
+            "{caller} → {service}"
+        );
+        assert_eq!(
+            attr(&client.span, "rpc.grpc.status_code"),
+            Some(&Attr::IntValue(0))
+        );
         assert_eq!(
             attr(&server.span, "rpc.system"),
             Some(&Attr::StringValue("grpc".into()))
@@ -212,7 +229,7 @@ async fn one_request_is_one_trace_and_its_usage_record_is_linked_to_it() {
     ));
 
     // The usage record travels later, in a batch: its delivery links to the
-    // call's trace, and the ledger's RecordUsageBatch is that delivery's child.
+    // call's trace, and the ledger's RecordUsageBatch is that delivery's call.
     let delivery = collector
         .wait_for("usage.deliver linked to the request", |r| {
             r.span.name == "usage.deliver"
@@ -226,7 +243,13 @@ async fn one_request_is_one_trace_and_its_usage_record_is_linked_to_it() {
                 && r.span.trace_id == delivery.span.trace_id
         })
         .await;
-    assert_eq!(recorded.span.parent_span_id, delivery.span.span_id);
+    let call = collector
+        .wait_for("the router's RecordUsageBatch client span", |r| {
+            r.span.kind == SpanKind::Client as i32 && r.span.trace_id == delivery.span.trace_id
+        })
+        .await;
+    assert_eq!(call.span.parent_span_id, delivery.span.span_id);
+    assert_eq!(recorded.span.parent_span_id, call.span.span_id);
     assert_eq!(
         attr(&recorded.span, "rpc.method"),
         Some(&Attr::StringValue("RecordUsageBatch".into()))

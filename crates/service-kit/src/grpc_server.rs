@@ -328,11 +328,7 @@ where
                 }
             }
         }
-        // The OpenTelemetry RPC conventions: "fluentedge.router.v1.LlmRouter/Complete".
-        let (rpc_service, rpc_method) = rpc
-            .trim_start_matches('/')
-            .split_once('/')
-            .unwrap_or((rpc.as_str(), ""));
+        let (rpc_service, rpc_method) = crate::rpc_span::rpc_parts(&rpc);
         let span = tracing::info_span!(
             "grpc.request",
             otel.kind = "server",
@@ -369,23 +365,9 @@ where
                 .unwrap_or("0")
                 .to_owned();
             crate::metrics::record_grpc_request(service, &rpc, &code, started.elapsed());
-            record_status(&span, &code);
+            crate::rpc_span::record_status(&span, res.headers());
             Ok(res)
         })
-    }
-}
-
-/// The call's gRPC status on its span (known here for unary calls and
-/// trailers-only errors; a stream's final status travels in its trailers), and
-/// ERROR status for the codes that mean the server failed.
-fn record_status(span: &tracing::Span, code: &str) {
-    let Ok(code) = code.parse::<i64>() else {
-        return;
-    };
-    span.record("rpc.grpc.status_code", code);
-    // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
-    if matches!(code, 2 | 4 | 12 | 13 | 14 | 15) {
-        span.record("otel.status_code", "ERROR");
     }
 }
 

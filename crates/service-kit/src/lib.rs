@@ -12,6 +12,7 @@ pub mod error;
 pub mod grpc_client;
 pub mod grpc_server;
 pub mod metrics;
+pub mod rpc_span;
 pub mod shutdown;
 pub mod telemetry;
 pub mod text;
