@@ -227,6 +227,18 @@ async fn one_request_is_one_trace_and_its_usage_record_is_linked_to_it() {
         attr(&answered.span, "gen_ai.usage.output_tokens"),
         Some(Attr::IntValue(_))
     ));
+    assert!(
+        matches!(
+            attr(&answered.span, "gen_ai.response.finish_reasons"),
+            Some(Attr::ArrayValue(a)) if a.values.len() == 1
+        ),
+        "{:?}",
+        answered.span.attributes
+    );
+    assert!(matches!(
+        attr(&answered.span, "gen_ai.response.model"),
+        Some(Attr::StringValue(_))
+    ));
 
     // The usage record travels later, in a batch: its delivery links to the
     // call's trace, and the ledger's RecordUsageBatch is that delivery's call.

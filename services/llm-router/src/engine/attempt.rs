@@ -97,6 +97,7 @@ impl Engine {
                 );
                 let cost = self.cost(candidate, usage);
                 observe::attempt_succeeded(&span, candidate, usage, &cost, duration);
+                observe::finish_reason(&span, response.finish_reason);
                 Ok(Attempt {
                     response,
                     usage,

@@ -12,7 +12,7 @@ use tracing::field::Empty;
 
 use super::request::Caller;
 use crate::pricing::Cost;
-use crate::providers::{ProviderError, TokenUsage};
+use crate::providers::{FinishReason, ProviderError, TokenUsage};
 use crate::routing::{Candidate, Tier};
 
 /// The span of one provider attempt.
@@ -56,6 +56,16 @@ pub fn attempt_succeeded(
     metrics::histogram!("llm_provider_request_duration_seconds", "provider" => provider.clone())
         .record(duration.as_secs_f64());
     usage_metrics(candidate, usage, cost);
+}
+
+/// Why the model stopped, on a chat attempt's span (an array, as the GenAI
+/// conventions have it: one reason per choice; we ask for one choice).
+pub fn finish_reason(span: &Span, reason: FinishReason) {
+    service_kit::telemetry::attributes::set_string_array(
+        span,
+        "gen_ai.response.finish_reasons",
+        &[reason.as_str()],
+    );
 }
 
 /// Tokens and money, for successful and interrupted (partially billed) calls alike.

@@ -231,6 +231,7 @@ impl Inflight {
                 let cost = self.guard.cost(&self.candidate, usage);
                 let duration = self.attempt_started.elapsed();
                 observe::attempt_succeeded(&self.span, &self.candidate, usage, &cost, duration);
+                observe::finish_reason(&self.span, finish_reason);
                 let attempts = self.guard.attempts;
                 let latency = self.guard.finish(
                     Some(&self.candidate),
