@@ -328,16 +328,10 @@ where
                 }
             }
         }
-        let (rpc_service, rpc_method) = crate::rpc_span::rpc_parts(&rpc);
-        let span = tracing::info_span!(
+        let span = crate::rpc_span::rpc_span!(
             "grpc.request",
-            otel.kind = "server",
-            otel.name = %rpc.trim_start_matches('/'),
-            otel.status_code = tracing::field::Empty,
-            rpc.system = "grpc",
-            rpc.service = %rpc_service,
-            rpc.method = %rpc_method,
-            rpc.grpc.status_code = tracing::field::Empty,
+            "server",
+            &rpc,
             rpc = %rpc,
             request_id = %ctx.request_id,
             trace_id = tracing::field::Empty,

@@ -8,6 +8,28 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tracing::Instrument;
 
+/// An RPC span named `$name` of kind `$kind` for the call to `$path`, with
+/// the conventions' attributes (the status ones empty until [`record_status`])
+/// and any more fields after them.
+macro_rules! rpc_span {
+    ($name:literal, $kind:literal, $path:expr $(, $($field:tt)*)?) => {{
+        let path: &str = $path;
+        let (service, method) = $crate::rpc_span::rpc_parts(path);
+        tracing::info_span!(
+            $name,
+            otel.kind = $kind,
+            otel.name = %path.trim_start_matches('/'),
+            otel.status_code = tracing::field::Empty,
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            $($($field)*)?
+        )
+    }};
+}
+pub(crate) use rpc_span;
+
 /// `/fluentedge.router.v1.LlmRouter/Complete` → (`fluentedge.router.v1.LlmRouter`, `Complete`).
 pub fn rpc_parts(path: &str) -> (&str, &str) {
     let path = path.trim_start_matches('/');
@@ -54,18 +76,7 @@ where
     }
 
     fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
-        let path = req.uri().path().to_owned();
-        let (service, method) = rpc_parts(&path);
-        let span = tracing::info_span!(
-            "grpc.client",
-            otel.kind = "client",
-            otel.name = %path.trim_start_matches('/'),
-            otel.status_code = tracing::field::Empty,
-            rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
-            rpc.grpc.status_code = tracing::field::Empty,
-        );
+        let span = rpc_span!("grpc.client", "client", req.uri().path());
         let call = span.in_scope(|| self.0.call(req));
         Box::pin(async move {
             let result = call.instrument(span.clone()).await;
