@@ -33,6 +33,9 @@ pub(super) struct PendingSettle {
     pub(super) actual: Micros,
     pub(super) release_only: bool,
     pub(super) queued_at: DateTime<Utc>,
+    /// The span of the call it belongs to: the retry's lines carry that
+    /// call's request id, however much later they come.
+    pub(super) span: tracing::Span,
 }
 
 impl BudgetBreaker {
@@ -110,6 +113,7 @@ impl BudgetBreaker {
                         actual,
                         release_only: false,
                         queued_at: self.clock.now(),
+                        span: tracing::Span::current(),
                     });
                     return Err(e);
                 }
@@ -128,6 +132,7 @@ impl BudgetBreaker {
             actual: Micros::ZERO,
             release_only: true,
             queued_at: self.clock.now(),
+            span: tracing::Span::current(),
         });
     }
 
@@ -137,7 +142,8 @@ impl BudgetBreaker {
             // A lost clean-up only delays the reservation's expiry; a lost
             // settle leaves the cost to the ledger (the next rebuild).
             if !item.release_only {
-                tracing::error!(call_id = %item.call_id, "budget.settle_dropped");
+                item.span
+                    .in_scope(|| tracing::error!(call_id = %item.call_id, "budget.settle_dropped"));
             }
             return;
         }
@@ -166,7 +172,9 @@ impl BudgetBreaker {
                 // Its tombstone may be gone: applying it could count it twice.
                 // (A clean-up this old is moot: the reservation expired.)
                 if !p.release_only {
-                    tracing::error!(call_id = %p.call_id, "budget.settle_abandoned");
+                    p.span.in_scope(
+                        || tracing::error!(call_id = %p.call_id, "budget.settle_abandoned"),
+                    );
                 }
                 continue;
             }
@@ -185,9 +193,9 @@ impl BudgetBreaker {
                 }) => {
                     self.observe(&p.period, spent, reserved);
                 }
-                Ok(outcome) => {
+                Ok(outcome) => p.span.in_scope(|| {
                     tracing::info!(call_id = %p.call_id, outcome = ?outcome, "budget.settle_superseded");
-                }
+                }),
                 Err(_) => {
                     store_down = true;
                     keep.push(p);
