@@ -1,6 +1,7 @@
 //! One request, one story: the caller's `X-Request-ID` reaches the ledger row
 //! of every LLM call it caused, and the four services' JSON logs filtered by
-//! it tell what happened, in order, at the level an operator alerts on. Over
+//! it tell what happened, in order, at the level an operator alerts on (a
+//! budget refusal, a rate-limit refusal and an outage included). Over
 //! the real binaries on PostgreSQL and Redis; the providers are the simulator.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -69,7 +70,8 @@ async fn assert_answered_and_recorded(suite: &Suite, request_id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_request_id_tells_the_whole_story_down_to_the_ledger() {
-    let suite = Suite::start(&[]).await;
+    // A learner may send 60 requests a minute (the burst); the flood below passes it.
+    let suite = Suite::start(&[("RATE_LIMIT_PER_MINUTE", "60".into())]).await;
     let chat = json!({"model": "cost_effective", "messages": [{"role": "user", "content": "Hi!"}]});
 
     let (status, body) = suite
@@ -136,6 +138,36 @@ async fn one_request_id_tells_the_whole_story_down_to_the_ledger() {
         "{}",
         render(&story)
     );
+
+    // A refusal by the rate limit: WARNING too, with its reason.
+    let flooder = suite::token(&["--sub", "story-flooder"]);
+    let mut limited = None;
+    for i in 0..100 {
+        let id = format!("story-flood-{i}");
+        let r = suite
+            .http
+            .get(format!("{}/api/talk/scenarios", suite.gateway))
+            .bearer_auth(&flooder)
+            .header("x-request-id", &id)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            limited = Some(id);
+            break;
+        }
+    }
+    let limited = limited.expect("the rate limit never refused");
+    let story = suite
+        .assert_story(
+            &limited,
+            &[
+                ("gateway", "request_accepted", "INFO"),
+                ("gateway", "request_completed", "WARNING"),
+            ],
+        )
+        .await;
+    assert_eq!(story.last().unwrap()["reason"], "rate_limited");
 
     // Every provider down: each candidate's failure is a WARNING, the call's
     // an ERROR, and its (unbilled) failed call is in the ledger.
