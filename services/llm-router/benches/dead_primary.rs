@@ -9,6 +9,10 @@
 //!
 //! `cargo bench -p llm-router --bench dead_primary` (also run by `make bench`).
 
+// A benchmark binary: setup failures panic, the figures go to stdout, and its
+// workers are awaited before it ends (no shutdown to cut them).
+#![allow(clippy::expect_used, clippy::print_stdout, clippy::disallowed_methods)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -24,7 +28,7 @@ const CONCURRENCY: usize = 4;
 
 fn call(i: usize) -> ChatCall {
     ChatCall {
-        request_id: format!("dead-primary-{i}"),
+        call_id: format!("dead-primary-{i}"),
         target: Target::Tier(Tier::Sota),
         request: ChatRequest {
             messages: vec![Message::new(Role::User, "Hello there")],
@@ -37,6 +41,7 @@ fn call(i: usize) -> ChatCall {
             user_id: "bench".into(),
             session_id: "bench".into(),
             service: "bench".into(),
+            request_id: format!("dead-primary-request-{i}"),
         },
         deadline: None,
     }

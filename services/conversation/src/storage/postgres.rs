@@ -12,6 +12,8 @@ impl SqlStore<Postgres> {
     /// while the database is still coming up.
     pub fn connect_lazy(url: &str, max_connections: u32) -> Result<Self> {
         let pool = postgres_pool(url, PoolOptions::new(max_connections))?;
-        Ok(Self::new(pool, |pool| Box::pin(super::pg_migrations::run(pool))))
+        Ok(Self::new(pool, |pool| {
+            Box::pin(super::pg_migrations::run(pool))
+        }))
     }
 }

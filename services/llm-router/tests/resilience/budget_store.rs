@@ -30,7 +30,7 @@ pub(super) fn reserve<'a>(
 ) -> ReserveRequest<'a> {
     ReserveRequest {
         period: p,
-        request_id: id,
+        call_id: id,
         amount,
         limit: usd("100"),
         block_at: usd("95"),
@@ -47,7 +47,7 @@ pub(super) fn settle<'a>(
 ) -> SettleRequest<'a> {
     SettleRequest {
         period: p,
-        request_id: id,
+        call_id: id,
         actual,
         epoch,
         release_only: false,
@@ -86,7 +86,7 @@ macro_rules! store_suite {
             }
 
             #[tokio::test]
-            async fn reserve_and_settle_are_idempotent_by_request_id() {
+            async fn reserve_and_settle_are_idempotent_by_call_id() {
                 let Some((store, _guard)) = $make.await else { return };
                 let p = period();
                 store.initialize(&p, Micros::ZERO, p.start, now()).await.unwrap();
@@ -307,10 +307,7 @@ fn redis_store_on(client: &fred::prelude::Client, prefix: &str) -> Box<dyn Budge
 
 pub(super) async fn redis_backed() -> Option<(
     Box<dyn BudgetStore>,
-    (
-        super::support::Cleanup,
-        llm_router::redis::RedisHandle,
-    ),
+    (super::support::Cleanup, llm_router::redis::RedisHandle),
 )> {
     let handle = redis(Duration::from_millis(500)).await;
     let prefix = test_support::unique_prefix("budget");
@@ -321,10 +318,7 @@ pub(super) async fn redis_backed() -> Option<(
 /// The same store on a Redis Cluster of its own (three primaries, a replica each).
 pub(super) async fn cluster_backed() -> Option<(
     Box<dyn BudgetStore>,
-    (
-        llm_router::redis::RedisHandle,
-        test_support::RedisCluster,
-    ),
+    (llm_router::redis::RedisHandle, test_support::RedisCluster),
 )> {
     let (handle, cluster) = redis_cluster(Duration::from_millis(500)).await?;
     let store = redis_store_on(&handle.client, "fe:");

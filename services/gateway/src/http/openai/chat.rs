@@ -93,7 +93,7 @@ async fn stream(
     };
     let start = start.unwrap_or_default();
     let chunks = Chunks {
-        id: format!("chatcmpl-{}", start.request_id),
+        id: format!("chatcmpl-{}", start.call_id),
         model: start.model,
         created: unix_now(),
         include_usage,
