@@ -66,11 +66,9 @@ for m in "${migrations[@]}"; do q -f "$m"; done
 
 step "generated ledger rows"
 q <<'SQL'
--- The ledger is partitioned by month: the months the rows fall in first (the service
--- prepares them at start-up).
+-- The ledger is partitioned by month; the service prepares partitions, here the script does.
 SELECT fe_ensure_month_partition('api_usage_log', m)
-FROM generate_series(date_trunc('month', now()) - interval '1 month', date_trunc('month', now()),
-                     interval '1 month') AS m;
+FROM generate_series(date_trunc('month', now()) - interval '1 month', date_trunc('month', now()) + interval '1 month', interval '1 month') m;
 INSERT INTO api_usage_log
   (call_id, request_id, created_at, api_provider, model_name, input_tokens, output_tokens,
    cost_micro_usd, price_version, user_id, tier, outcome, latency_ms, operation)

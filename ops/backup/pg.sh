@@ -104,16 +104,13 @@ cmd_dump_table() {
   exists "$db" || die "database $(db_name "$db") does not exist on $where"
   [ -n "$(run_psql "$db" -Atc "SELECT to_regclass('${table//\'/\'\'}')")" ] \
     || die "table $table does not exist in $(db_name "$db")"
-  # A partitioned table (the ledger, by month) keeps its rows in its partitions, which
-  # pg_dump --table leaves out (PostgreSQL 15 has no --table-and-children): name each one.
-  local parts=() part
-  while IFS= read -r part; do
-    [ -n "$part" ] && parts+=("--table=$part")
-  done < <(run_psql "$db" -Atc "WITH RECURSIVE p(oid) AS (
-      SELECT inhrelid FROM pg_inherits WHERE inhparent = '${table//\'/\'\'}'::regclass
-      UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN p ON i.inhparent = p.oid)
-    SELECT oid::regclass::text FROM p")
-  dump_to "$db" "$BACKUP_DIR/$(db_name "$db").${table}_${STAMP}.sql" --table="$table" "${parts[@]}"
+  # A partitioned table (the ledger, by month) keeps its rows in its partitions:
+  # name every one, or the dump holds an empty parent and its restore empties the table.
+  local tables=() t
+  while IFS= read -r t; do
+    [ -n "$t" ] && tables+=("--table=$t")
+  done < <(run_psql "$db" -Atc "SELECT relid::regclass::text FROM pg_partition_tree('${table//\'/\'\'}')")
+  dump_to "$db" "$BACKUP_DIR/$(db_name "$db").${table}_${STAMP}.sql" "${tables[@]}"
 }
 
 cmd_restore() {

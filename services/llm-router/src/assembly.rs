@@ -17,6 +17,7 @@ use crate::admin::{self, AdminService, PinStore, ProviderOverride, RedisPinStore
 use crate::api::RouterApi;
 use crate::budget::{
     BudgetBreaker, BudgetStore, MemoryBudgetStore, RedisBudgetStore, StoreTtls, watch_readiness,
+    watch_reclaims,
 };
 use crate::clients::UsageLedgerClient;
 use crate::clock;
@@ -119,6 +120,9 @@ impl Router {
             self.readiness_interval,
             cancel.clone(),
         ));
+        if self.budget.config().slice != crate::money::Micros::ZERO {
+            tasks.spawn(watch_reclaims(self.budget.clone(), cancel.clone()));
+        }
         if let Some(store) = &self.pin_store {
             tasks.spawn(admin::sync_pin(
                 store.clone(),

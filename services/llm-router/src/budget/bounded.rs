@@ -80,6 +80,18 @@ impl BoundedStore {
         self.bounded(self.store.ping()).await
     }
 
+    pub(super) async fn request_reclaim(
+        &self,
+        period: &Period,
+        hold: Duration,
+    ) -> Result<(), BudgetError> {
+        self.bounded(self.store.request_reclaim(period, hold)).await
+    }
+
+    pub(super) async fn reclaim_requested(&self, period: &Period) -> Result<bool, BudgetError> {
+        self.bounded(self.store.reclaim_requested(period)).await
+    }
+
     async fn bounded<T>(
         &self,
         fut: impl Future<Output = Result<T, StoreError>>,

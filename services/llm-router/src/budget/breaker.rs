@@ -21,6 +21,7 @@ use super::observer::Observer;
 use super::pending::PendingSettles;
 use super::period::Period;
 use super::rebuild::Rebuilder;
+use super::reclaim::{RECLAIM_POLL, RECLAIM_WAIT, Reclaimer};
 use super::settlement::{Settlement, Settler};
 use super::slices::{SliceAdmit, Slices};
 use super::store::{BudgetStore, ReserveOutcome, ReserveRequest, StoreSnapshot};
@@ -44,6 +45,7 @@ pub struct BudgetBreaker {
     pending: PendingSettles,
     slices: Slices,
     in_flight: InFlight,
+    reclaimer: Reclaimer,
     healthy: AtomicBool,
     /// The budget's own background work (slices opened and given back,
     /// reservations of dropped calls released), which shutdown waits for.
@@ -77,6 +79,7 @@ impl BudgetBreaker {
                 config.slice_window,
             ),
             in_flight: InFlight::new(config.slice != Micros::ZERO),
+            reclaimer: Reclaimer::new(store.clone(), clock.clone()),
             thresholds,
             config,
             store,
@@ -156,7 +159,9 @@ impl BudgetBreaker {
             limit: self.config.limit,
             requested: worst_case,
         };
-        for attempt in 0..2 {
+        let mut rebuilt = false;
+        let mut reclaim_until: Option<tokio::time::Instant> = None;
+        loop {
             let req = ReserveRequest {
                 period: &period,
                 call_id,
@@ -193,7 +198,8 @@ impl BudgetBreaker {
                         downgrade,
                     ));
                 }
-                ReserveOutcome::NeedsRebuild if attempt == 0 => {
+                ReserveOutcome::NeedsRebuild if !rebuilt => {
+                    rebuilt = true;
                     self.rebuilder.for_call(&period).await?;
                 }
                 ReserveOutcome::NeedsRebuild => {
@@ -208,16 +214,30 @@ impl BudgetBreaker {
                 }
                 ReserveOutcome::WouldExceed { spent, reserved } => {
                     self.observer.observe(&period, spent, reserved);
-                    return Err(refused(RefusalReason::WouldExceed, spent, reserved));
+                    // Idle slice budget, on any replica, is budget: reclaim it
+                    // and ask again until the slices are back, before refusing.
+                    // (Slices exist only while CLOSED.)
+                    let slices_may_hold = self.slices.enabled()
+                        && reserved > Micros::ZERO
+                        && self.thresholds.state_of(spent) == BudgetState::Closed;
+                    let until = match reclaim_until {
+                        Some(until) => until,
+                        None if slices_may_hold => {
+                            self.reclaimer.request(&self.slices, &period).await;
+                            *reclaim_until.insert(tokio::time::Instant::now() + RECLAIM_WAIT)
+                        }
+                        None => tokio::time::Instant::now(),
+                    };
+                    if tokio::time::Instant::now() >= until {
+                        return Err(refused(RefusalReason::WouldExceed, spent, reserved));
+                    }
+                    tokio::time::sleep(RECLAIM_POLL).await;
                 }
                 ReserveOutcome::AlreadyReserved { .. } | ReserveOutcome::AlreadySettled { .. } => {
                     return Err(BudgetError::DuplicateRequest(call_id.to_owned()));
                 }
             }
         }
-        Err(BudgetError::Unavailable(
-            "budget state could not be rebuilt".into(),
-        ))
     }
 
     /// The budget now (GetBudget). Rebuilds a missing state first, as a call would.
@@ -410,6 +430,14 @@ impl BudgetBreaker {
             grant,
             worst_case,
         ))
+    }
+
+    /// Gives this replica's slice back (and holds none for a while) when
+    /// another replica asked for it (see `reclaim`). Returns whether it was asked.
+    pub async fn check_reclaim(&self) -> bool {
+        self.reclaimer
+            .answer(&self.slices, &self.current_period())
+            .await
     }
 
     /// Settles an admission (see [`Admission::settle`]).

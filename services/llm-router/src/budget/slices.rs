@@ -54,6 +54,9 @@ struct SliceState {
     /// A slice is being reserved: other calls reserve on their own meanwhile
     /// rather than queue behind it.
     opening: bool,
+    /// A call somewhere did not fit while slices held budget: until then
+    /// this replica holds no slice (every call reserves on its own).
+    suspended_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug)]
@@ -102,6 +105,10 @@ impl Slices {
         }
     }
 
+    pub(super) fn enabled(&self) -> bool {
+        self.size != Micros::ZERO
+    }
+
     /// Whether a call of this worst case may come out of a slice at all.
     pub(super) fn can_serve(&self, worst_case: Micros) -> bool {
         self.size != Micros::ZERO && worst_case <= self.size
@@ -116,6 +123,9 @@ impl Slices {
         now: DateTime<Utc>,
     ) -> SliceAdmit {
         let mut s = self.state.lock();
+        if s.suspended_until.is_some_and(|until| now < until) {
+            return SliceAdmit::Busy;
+        }
         if let Some(grant) = take(&mut s, period, worst_case, now) {
             return SliceAdmit::Granted(grant);
         }
@@ -149,9 +159,33 @@ impl Slices {
         pending: &PendingSettles,
     ) {
         let slice = self.reserve(period, now, observer, pending).await;
-        let mut s = self.state.lock();
-        s.opening = false;
-        s.current = slice;
+        let suspended = {
+            let mut s = self.state.lock();
+            s.opening = false;
+            if s.suspended_until.is_some_and(|until| now < until) {
+                slice
+            } else {
+                s.current = slice;
+                None
+            }
+        };
+        // Reclaimed while it was being reserved: it goes straight back.
+        if let Some(slice) = suspended {
+            self.give_back(slice).await;
+        }
+    }
+
+    /// Holds no slice until `until` and gives back the current one: a call
+    /// did not fit while slices held budget (see `BudgetBreaker::reclaim`).
+    pub(super) async fn suspend(&self, until: DateTime<Utc>) {
+        let taken = {
+            let mut s = self.state.lock();
+            s.suspended_until = Some(s.suspended_until.map_or(until, |u| u.max(until)));
+            s.current.take()
+        };
+        if let Some(slice) = taken {
+            self.give_back(slice).await;
+        }
     }
 
     async fn reserve(

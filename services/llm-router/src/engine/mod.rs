@@ -8,7 +8,8 @@
 //!   when the caller goes away;
 //! - [`resilient`]: retries and the circuit breaker around each candidate;
 //! - [`attempt`]: one provider call, observed and costed;
-//! - [`complete`] and [`stream`]: the candidates in order.
+//! - [`complete`] and [`stream`]: the candidates in order;
+//! - [`cancel`]: the calls in flight, cancelled when the shutdown grace ends.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,6 +10,7 @@ mod admin;
 mod breaker;
 mod budget_breaker;
 mod budget_exactness;
+mod budget_reclaim;
 mod budget_slices;
 mod budget_store;
 mod cluster_failover;

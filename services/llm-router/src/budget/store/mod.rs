@@ -193,6 +193,18 @@ pub trait BudgetStore: Send + Sync {
 
     /// Whether the store answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Asks every replica sharing the store to give back its idle slice and
+    /// open none for `hold` (a call that does not fit otherwise is waiting).
+    /// A store no other replica shares has nobody to ask.
+    async fn request_reclaim(&self, _period: &Period, _hold: Duration) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Whether a reclaim asked by [`BudgetStore::request_reclaim`] holds now.
+    async fn reclaim_requested(&self, _period: &Period) -> Result<bool, StoreError> {
+        Ok(false)
+    }
 }
 
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {

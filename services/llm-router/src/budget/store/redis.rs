@@ -14,7 +14,7 @@ use crate::budget::period::Period;
 use crate::money::Micros;
 use crate::redis::{LuaScript, describe};
 use chrono::{DateTime, Utc};
-use fred::prelude::{Client, ClientLike, Value};
+use fred::prelude::{Client, ClientLike, KeysInterface, Value};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -99,6 +99,10 @@ impl Shared {
             resv: format!("{tag}:resv"),
             resv_exp: format!("{tag}:resv_exp"),
         }
+    }
+
+    fn reclaim_key(&self, period: &Period) -> String {
+        format!("{}:reclaim", self.tag(period))
     }
 
     pub(super) fn done_key(&self, period: &Period, call_id: &str) -> String {
@@ -321,6 +325,31 @@ impl BudgetStore for RedisBudgetStore {
             .ping::<Value>(None)
             .await
             .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(describe(&e, self.shared.timeout)))
+    }
+
+    async fn request_reclaim(&self, period: &Period, hold: Duration) -> Result<(), StoreError> {
+        let ms = i64::try_from(hold.as_millis()).unwrap_or(i64::MAX).max(1);
+        self.shared
+            .client
+            .set::<Value, _, _>(
+                self.shared.reclaim_key(period),
+                1,
+                Some(fred::types::Expiration::PX(ms)),
+                None,
+                false,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(describe(&e, self.shared.timeout)))
+    }
+
+    async fn reclaim_requested(&self, period: &Period) -> Result<bool, StoreError> {
+        self.shared
+            .client
+            .exists::<i64, _>(self.shared.reclaim_key(period))
+            .await
+            .map(|n| n > 0)
             .map_err(|e| StoreError::Unavailable(describe(&e, self.shared.timeout)))
     }
 }
