@@ -43,7 +43,7 @@ SELECT 'all', count(*), sum(cost_micro_usd), sum(estimated_cost_usd), sum(input_
 FROM api_usage_log;
 SELECT api_provider, model_name, count(*), sum(cost_micro_usd), sum(estimated_cost_usd)
 FROM api_usage_log GROUP BY 1, 2 ORDER BY 1, 2;
-SELECT 'rows md5', md5(string_agg(t::text, E'\n' ORDER BY request_id)) FROM api_usage_log t;
+SELECT 'rows md5', md5(string_agg(t::text, E'\n' ORDER BY call_id)) FROM api_usage_log t;
 SELECT 'budget_resets', count(*) FROM budget_resets;
 SQL
 }
@@ -70,9 +70,9 @@ q <<'SQL'
 SELECT fe_ensure_month_partition('api_usage_log', m)
 FROM generate_series(date_trunc('month', now()) - interval '1 month', date_trunc('month', now()) + interval '1 month', interval '1 month') m;
 INSERT INTO api_usage_log
-  (request_id, created_at, api_provider, model_name, input_tokens, output_tokens, cost_micro_usd,
-   price_version, user_id, tier, outcome, latency_ms, operation)
-SELECT 'req-' || lpad(i::text, 6, '0'),
+  (call_id, request_id, created_at, api_provider, model_name, input_tokens, output_tokens,
+   cost_micro_usd, price_version, user_id, tier, outcome, latency_ms, operation)
+SELECT 'call-' || lpad(i::text, 6, '0'), 'req-' || lpad((i / 3)::text, 6, '0'),
        date_trunc('month', now()) - interval '20 days' + i * interval '7 minutes',
        (ARRAY['azure', 'anthropic', 'bedrock', 'vertex'])[1 + i % 4],
        (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-haiku-4-5'])[1 + i % 3],

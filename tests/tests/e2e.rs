@@ -173,3 +173,17 @@ async fn grpcurl(args: &[&str]) -> String {
         .expect("grpcurl on PATH");
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
+
+#[tokio::test]
+async fn the_provider_simulator_logs_like_the_services() {
+    // ChildProcess sets LOG_FORMAT=json, as `make run` does for the services.
+    let mut child = ChildProcess::spawn("provider-sim", &[("SIM_LISTEN", "127.0.0.1:0".into())]);
+    let line = child
+        .wait_for_log(Duration::from_secs(10), |v| v["event"] == "sim.listening")
+        .await;
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["service"], "provider-sim");
+    assert!(line["addr"].as_str().unwrap().starts_with("127.0.0.1:"));
+    child.signal("TERM");
+    assert_eq!(child.wait_exit(Duration::from_secs(10)).await, Some(0));
+}

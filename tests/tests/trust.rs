@@ -254,7 +254,7 @@ async fn every_internal_rpc_checks_who_calls_and_for_whom() {
 
     // usage-accounting: only the router writes; reports for administrators.
     let record = "fluentedge.usage.v1.UsageLedger/RecordUsage";
-    let row = r#"{"record":{"request_id":"trust-1","created_at":"2026-12-01T00:00:00Z","provider":"azure","model":"m","input_tokens":1,"output_tokens":1,"cost_micro_usd":5,"price_version":"v1","user_id":"alice","outcome":"OUTCOME_SUCCESS","operation":"chat"}}"#;
+    let row = r#"{"record":{"call_id":"trust-1","request_id":"trust-request-1","created_at":"2026-12-01T00:00:00Z","provider":"azure","model":"m","input_tokens":1,"output_tokens":1,"cost_micro_usd":5,"price_version":"v1","user_id":"alice","outcome":"OUTCOME_SUCCESS","operation":"chat"}}"#;
     refused(&call(&usage, None, record, row).await, "Unauthenticated");
     refused(
         &call(&usage, Some(&gateway_admin), record, row).await,

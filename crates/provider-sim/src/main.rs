@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use provider_sim::{Fault, SimConfig, Simulator};
-use tracing_subscriber::EnvFilter;
+use service_kit::config::Env;
+use service_kit::telemetry::{self, TelemetryConfig};
 
 /// Deterministic simulator of the OpenAI, Azure OpenAI, Anthropic, Bedrock, Vertex AI and Ollama APIs.
 #[derive(Debug, Parser)]
@@ -31,11 +32,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    // LOG_FORMAT and LOG_LEVEL as in every service, so that `make run`'s
+    // merged JSON logs parse line by line.
+    let _telemetry = telemetry::init(&TelemetryConfig::from_env(
+        "provider-sim",
+        &Env::from_process(),
+    )?)?;
     let config = SimConfig {
         default_fault: args.fault.filter(|f| !f.is_none()),
         embedding_dims: args.embedding_dims.max(1),
@@ -47,10 +49,10 @@ async fn main() -> anyhow::Result<()> {
         addr = %listener.local_addr()?,
         default_fault = ?config.default_fault.as_ref().map(ToString::to_string),
         require_auth = config.require_auth,
-        "provider-sim listening"
+        "sim.listening"
     );
     Simulator::serve(listener, config, shutdown_signal()).await?;
-    tracing::info!("provider-sim stopped");
+    tracing::info!("sim.stopped");
     Ok(())
 }
 

@@ -140,6 +140,34 @@ pub fn inject_trace_context(headers: &mut HeaderMap) {
     });
 }
 
+/// The current span's W3C `traceparent`, to carry a trace across a queue
+/// (the router's usage outbox); `None` outside any trace.
+pub fn current_traceparent() -> Option<String> {
+    let mut headers = HeaderMap::new();
+    inject_trace_context(&mut headers);
+    headers
+        .get(TRACEPARENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Links `span` to the trace a [`current_traceparent`] came from: work done
+/// later for many requests at once (a usage batch) points back at each.
+pub fn link_to_traceparent(span: &tracing::Span, traceparent: &str) {
+    use opentelemetry::trace::TraceContextExt;
+    let mut headers = HeaderMap::new();
+    let Ok(value) = traceparent.parse() else {
+        return;
+    };
+    headers.insert(TRACEPARENT_HEADER, value);
+    let cx =
+        opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(&headers)));
+    let linked = cx.span().span_context().clone();
+    if linked.is_valid() {
+        span.add_link(linked);
+    }
+}
+
 /// The trace id of `span` as 32 hex digits, when it has one.
 pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
     use opentelemetry::trace::TraceContextExt;

@@ -6,6 +6,7 @@
 
 use crate::auth::{Role, Signer};
 use crate::context::RequestContext;
+use crate::rpc_span::ClientSpans;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
@@ -98,18 +99,26 @@ impl tonic::service::Interceptor for ContextInterceptor {
     }
 }
 
-/// The channel type every generated client is built on.
+/// The channel type every generated client is built on: a CLIENT span per
+/// call around the interceptor, so the `traceparent` it sends is the span's.
 pub type InterceptedChannel =
-    tonic::service::interceptor::InterceptedService<Channel, ContextInterceptor>;
+    ClientSpans<tonic::service::interceptor::InterceptedService<Channel, ContextInterceptor>>;
+
+fn with_interceptor(channel: Channel, interceptor: ContextInterceptor) -> InterceptedChannel {
+    ClientSpans(tonic::service::interceptor::InterceptedService::new(
+        channel,
+        interceptor,
+    ))
+}
 
 /// A channel signing with the process's credentials: `FooClient::new(intercepted(channel))`.
 pub fn intercepted(channel: Channel) -> InterceptedChannel {
-    tonic::service::interceptor::InterceptedService::new(channel, ContextInterceptor::default())
+    with_interceptor(channel, ContextInterceptor::default())
 }
 
 /// A channel signing with `signer` (a test playing another service, a CLI).
 pub fn intercepted_with(channel: Channel, signer: Arc<Signer>) -> InterceptedChannel {
-    tonic::service::interceptor::InterceptedService::new(
+    with_interceptor(
         channel,
         ContextInterceptor {
             signer: Some(signer),
@@ -126,7 +135,7 @@ pub fn intercepted_as(
     subject: Option<&str>,
     role: Role,
 ) -> InterceptedChannel {
-    tonic::service::interceptor::InterceptedService::new(
+    with_interceptor(
         channel,
         ContextInterceptor {
             signer: Some(signer),

@@ -330,9 +330,10 @@ where
                 }
             }
         }
-        let span = tracing::info_span!(
+        let span = crate::rpc_span::rpc_span!(
             "grpc.request",
-            otel.kind = "server",
+            "server",
+            &rpc,
             rpc = %rpc,
             request_id = %ctx.request_id,
             trace_id = tracing::field::Empty,
@@ -345,7 +346,7 @@ where
         let request_id = ctx.request_id.clone();
         let service = self.service;
         let started = Instant::now();
-        let fut = tracing::Instrument::instrument(ctx.scope(self.inner.call(req)), span);
+        let fut = tracing::Instrument::instrument(ctx.scope(self.inner.call(req)), span.clone());
         Box::pin(async move {
             let mut res = fut.await?;
             if let Ok(v) = request_id.parse() {
@@ -360,6 +361,7 @@ where
                 .unwrap_or("0")
                 .to_owned();
             crate::metrics::record_grpc_request(service, &rpc, &code, started.elapsed());
+            crate::rpc_span::record_status(&span, res.headers());
             Ok(res)
         })
     }

@@ -15,6 +15,7 @@ pub mod grpc_client;
 mod grpc_health;
 pub mod grpc_server;
 pub mod metrics;
+pub mod rpc_span;
 pub mod shutdown;
 pub mod telemetry;
 pub mod text;

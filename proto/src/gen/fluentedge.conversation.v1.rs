@@ -163,9 +163,9 @@ pub struct Message {
     pub provider: ::prost::alloc::string::String,
     #[prost(string, tag = "10")]
     pub model: ::prost::alloc::string::String,
-    /// The router request id of the tutor's reply.
+    /// The router call id of the tutor's reply (its usage record's idempotency key).
     #[prost(string, tag = "11")]
-    pub request_id: ::prost::alloc::string::String,
+    pub call_id: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "12")]
     pub created_at: ::core::option::Option<::prost_types::Timestamp>,
     /// For learner messages: the client's idempotency key.

@@ -91,13 +91,18 @@ pub struct CallerContext {
     #[prost(string, tag = "3")]
     pub service: ::prost::alloc::string::String,
 }
+/// Two ids, two names. The call id (here) is the idempotency key of one LLM
+/// call: unique, what the budget reservation and the ledger deduplicate on.
+/// The request id is the caller's correlation id (many calls may share it): it
+/// travels as `x-request-id` metadata, never in a message, and the router
+/// records it with the call's usage.
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CompleteRequest {
     /// Unique id of this call: the idempotency key for the budget reservation
     /// and the usage record. Empty: the router makes one (returned in the reply).
     #[prost(string, tag = "1")]
-    pub request_id: ::prost::alloc::string::String,
+    pub call_id: ::prost::alloc::string::String,
     /// The tier to serve from. Ignored when `model` is set.
     #[prost(enumeration = "Tier", tag = "2")]
     pub tier: i32,
@@ -166,8 +171,9 @@ pub struct Usage {
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CompleteResponse {
+    /// The call id (the request's, or the one the router made).
     #[prost(string, tag = "1")]
-    pub request_id: ::prost::alloc::string::String,
+    pub call_id: ::prost::alloc::string::String,
     /// The provider that answered, e.g. "azure", "anthropic".
     #[prost(string, tag = "2")]
     pub provider: ::prost::alloc::string::String,
@@ -224,8 +230,9 @@ pub mod stream_complete_response {
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct StreamStart {
+    /// The call id (the request's, or the one the router made).
     #[prost(string, tag = "1")]
-    pub request_id: ::prost::alloc::string::String,
+    pub call_id: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub provider: ::prost::alloc::string::String,
     #[prost(string, tag = "3")]
@@ -272,8 +279,9 @@ pub struct StreamError {
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct EmbedRequest {
+    /// Unique id of this call, as in CompleteRequest. Empty: the router makes one.
     #[prost(string, tag = "1")]
-    pub request_id: ::prost::alloc::string::String,
+    pub call_id: ::prost::alloc::string::String,
     /// An embedding model alias from ListModels; empty: the default one.
     #[prost(string, tag = "2")]
     pub model: ::prost::alloc::string::String,
@@ -296,7 +304,7 @@ pub struct Embedding {
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct EmbedResponse {
     #[prost(string, tag = "1")]
-    pub request_id: ::prost::alloc::string::String,
+    pub call_id: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub provider: ::prost::alloc::string::String,
     #[prost(string, tag = "3")]

@@ -4,7 +4,7 @@
 pub struct UsageRecord {
     /// Unique id of the call (the idempotency key). Required.
     #[prost(string, tag = "1")]
-    pub request_id: ::prost::alloc::string::String,
+    pub call_id: ::prost::alloc::string::String,
     /// When the call was made. Required.
     #[prost(message, optional, tag = "2")]
     pub created_at: ::core::option::Option<::prost_types::Timestamp>,
@@ -41,6 +41,11 @@ pub struct UsageRecord {
     /// "chat" or "embedding".
     #[prost(string, tag = "15")]
     pub operation: ::prost::alloc::string::String,
+    /// The caller's correlation id (the gateway's `X-Request-ID`, or the
+    /// `x-request-id` a direct gRPC caller sent); many calls may share it.
+    /// Empty for records from before it was kept.
+    #[prost(string, tag = "30")]
+    pub request_id: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -65,7 +70,7 @@ pub struct RecordUsageBatchRequest {
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RecordItemResult {
     #[prost(string, tag = "1")]
-    pub request_id: ::prost::alloc::string::String,
+    pub call_id: ::prost::alloc::string::String,
     #[prost(enumeration = "RecordResult", tag = "2")]
     pub result: i32,
     /// Why a record was rejected; empty otherwise.
@@ -164,6 +169,9 @@ pub struct ListUsageRequest {
     /// From the previous page's next_page_token.
     #[prost(string, tag = "8")]
     pub page_token: ::prost::alloc::string::String,
+    /// Only the calls made for this caller's request id (X-Request-ID).
+    #[prost(string, tag = "30")]
+    pub request_id: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -398,8 +406,8 @@ pub mod usage_ledger_client {
             self
         }
         /// Record one call. Idempotent: the same record again is acknowledged as
-        /// DUPLICATE without a second row; a different record under a used request
-        /// id is ALREADY_EXISTS, never an overwrite.
+        /// DUPLICATE without a second row; a different record under a used call id
+        /// is ALREADY_EXISTS, never an overwrite.
         pub async fn record_usage(
             &mut self,
             request: impl tonic::IntoRequest<super::RecordUsageRequest>,
@@ -580,8 +588,8 @@ pub mod usage_ledger_server {
     #[async_trait]
     pub trait UsageLedger: std::marker::Send + std::marker::Sync + 'static {
         /// Record one call. Idempotent: the same record again is acknowledged as
-        /// DUPLICATE without a second row; a different record under a used request
-        /// id is ALREADY_EXISTS, never an overwrite.
+        /// DUPLICATE without a second row; a different record under a used call id
+        /// is ALREADY_EXISTS, never an overwrite.
         async fn record_usage(
             &self,
             request: tonic::Request<super::RecordUsageRequest>,

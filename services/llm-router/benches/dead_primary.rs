@@ -28,7 +28,7 @@ const CONCURRENCY: usize = 4;
 
 fn call(i: usize) -> ChatCall {
     ChatCall {
-        request_id: format!("dead-primary-{i}"),
+        call_id: format!("dead-primary-{i}"),
         target: Target::Tier(Tier::Sota),
         request: ChatRequest {
             messages: vec![Message::new(Role::User, "Hello there")],
@@ -39,6 +39,7 @@ fn call(i: usize) -> ChatCall {
             user_id: "bench".into(),
             session_id: "bench".into(),
             service: "bench".into(),
+            request_id: format!("dead-primary-request-{i}"),
         },
         deadline: None,
     }

@@ -29,7 +29,7 @@ fn record() -> RecordDraft {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let when = Utc::now() - Duration::seconds((n % 86_400) as i64);
     RecordDraft {
-        request_id: format!("bench-{n:012}"),
+        call_id: format!("bench-{n:012}"),
         created_at: Some((when.timestamp(), 0)),
         provider: ["azure", "anthropic", "bedrock"][(n % 3) as usize].into(),
         model: "gpt-4o-mini".into(),
@@ -44,6 +44,7 @@ fn record() -> RecordDraft {
         outcome: 1,
         latency_ms: 850,
         operation: "chat".into(),
+        request_id: format!("bench-request-{}", n / 4),
     }
 }
 
@@ -167,9 +168,9 @@ async fn preload(url: &str) {
             "WITH g AS (SELECT 'pre-' || lpad(n::text, 12, '0') AS id, \
                now() - ((n * 7919) % 31536000) * interval '1 second' AS at, n \
                FROM generate_series($1::bigint, $2::bigint - 1) n), \
-             ids AS (INSERT INTO api_usage_request_ids (request_id, created_at) \
+             ids AS (INSERT INTO api_usage_call_ids (call_id, created_at) \
                SELECT id, at FROM g) \
-             INSERT INTO api_usage_log (request_id, created_at, api_provider, model_name, \
+             INSERT INTO api_usage_log (call_id, created_at, api_provider, model_name, \
                input_tokens, output_tokens, cost_micro_usd, price_version, user_id, session_id, \
                calling_service, tier, outcome, latency_ms, operation) \
              SELECT id, at, (ARRAY['azure','anthropic','bedrock'])[n % 3 + 1], 'gpt-4o-mini', \

@@ -161,7 +161,7 @@ impl Ledger {
             records.truncate(size as usize);
             records
                 .last()
-                .map(|r| PageCursor::after(r.created_at, r.request_id.as_str(), &query))
+                .map(|r| PageCursor::after(r.created_at, r.call_id.as_str(), &query))
         } else {
             None
         };
@@ -202,12 +202,24 @@ fn loggable(id: &str) -> &str {
     &id[..end]
 }
 
-/// Metrics and logs of one item (ids only: never the whole record).
+/// Metrics and logs of one item (ids only: never the whole record). The
+/// lines are logged in a span naming the record's own request id (a batch
+/// carries the calls of many requests), so that the caller's request id finds
+/// its ledger line whatever request delivered the batch.
 fn observe(draft: &RecordDraft, outcome: &ItemOutcome) {
+    let span = tracing::info_span!(
+        "usage.record",
+        request_id = tracing::field::Empty,
+        call_id = %loggable(&draft.call_id),
+    );
+    if !draft.request_id.is_empty() {
+        span.record("request_id", loggable(&draft.request_id));
+    }
+    let _entered = span.enter();
     let result = match outcome {
         ItemOutcome::Created => {
-            tracing::debug!(
-                record_request_id = %loggable(&draft.request_id),
+            tracing::info!(
+                call_id = %loggable(&draft.call_id),
                 provider = %draft.provider,
                 model = %draft.model,
                 cost_micro_usd = draft.cost_micro_usd,
@@ -215,14 +227,17 @@ fn observe(draft: &RecordDraft, outcome: &ItemOutcome) {
             );
             "created"
         }
-        ItemOutcome::Duplicate => "duplicate",
+        ItemOutcome::Duplicate => {
+            tracing::info!(call_id = %loggable(&draft.call_id), "usage.duplicate");
+            "duplicate"
+        }
         ItemOutcome::Invalid(e) => {
-            tracing::info!(record_request_id = %loggable(&draft.request_id), error = %e, "usage.rejected");
+            tracing::info!(call_id = %loggable(&draft.call_id), error = %e, "usage.rejected");
             "rejected"
         }
         ItemOutcome::Conflict(c) => {
             tracing::warn!(
-                record_request_id = %loggable(&draft.request_id),
+                call_id = %loggable(&draft.call_id),
                 fields = %c.fields.join(","),
                 "usage.conflict"
             );

@@ -6,7 +6,7 @@
 //! With `USAGE_RETENTION_MONTHS=N` the current month and the N calendar
 //! months before it stay; everything created before the first of those
 //! months is retired. Whole months only, so a month's report is either
-//! complete in the ledger or entirely in the archive. Archived request ids
+//! complete in the ledger or entirely in the archive. Archived call ids
 //! still count for idempotency: a very late redelivery is a DUPLICATE, never a
 //! second row. The daily task runs it in the service; `usage-accounting
 //! retention [--dry-run]` runs it once by hand.

@@ -58,7 +58,7 @@ export interface Budget {
   reserved_micro_usd: number;
   reserved_usd: string;
   utilisation_bp: number;
-  state: "closed" | "half_open" | "open" | "unspecified";
+  state: "CLOSED" | "HALF_OPEN" | "OPEN" | "UNSPECIFIED";
   period_start: string | null;
   next_reset: string | null;
   window_start: string | null;

@@ -9,10 +9,10 @@ import { RUNBOOK, RunbookLink } from "./runbook";
 import { usePoll } from "./usePoll";
 
 const STATE_TEXT: Record<Budget["state"], { label: string; help: string }> = {
-  closed: { label: "CLOSED", help: "Normal: every request is admitted." },
-  half_open: { label: "HALF_OPEN", help: "Past the alert threshold: premium requests are downgraded to cheaper models." },
-  open: { label: "OPEN", help: "Past the block threshold: new tutor replies are refused until the budget resets." },
-  unspecified: { label: "UNKNOWN", help: "The router did not report a state." },
+  CLOSED: { label: "CLOSED", help: "Normal: every request is admitted." },
+  HALF_OPEN: { label: "HALF_OPEN", help: "Past the alert threshold: premium requests are downgraded to cheaper models." },
+  OPEN: { label: "OPEN", help: "Past the block threshold: new tutor replies are refused until the budget resets." },
+  UNSPECIFIED: { label: "UNKNOWN", help: "The router did not report a state." },
 };
 
 export function operatorError(e: unknown): string {
@@ -53,7 +53,7 @@ export function BudgetPanel({ admin, tick, onLoaded }: { admin: AdminApi; tick: 
       <div className="card budget-card">
         <div className="budget-top">
           <h2>Monthly budget</h2>
-          <span className={`state state-${budget.state}`} data-testid="budget-state">{state.label}</span>
+          <span className={`state state-${budget.state.toLowerCase()}`} data-testid="budget-state">{state.label}</span>
         </div>
         <p className="muted">{state.help}</p>
         <div className="big-number" data-testid="budget-spent">
@@ -70,7 +70,7 @@ export function BudgetPanel({ admin, tick, onLoaded }: { admin: AdminApi; tick: 
         >
           <svg viewBox="0 0 100 12" preserveAspectRatio="none" aria-hidden="true">
             <rect x="0" y="2" width="100" height="8" rx="4" className="gauge-track" />
-            <rect x="0" y="2" width={spentPct} height="8" className={`gauge-spent gauge-${budget.state}`} />
+            <rect x="0" y="2" width={spentPct} height="8" className={`gauge-spent gauge-${budget.state.toLowerCase()}`} />
             <rect x={spentPct} y="2" width={reservedPct} height="8" className="gauge-reserved" />
             <line x1={budget.alert_threshold_bp / 100} x2={budget.alert_threshold_bp / 100} y1="0" y2="12" className="tick tick-alert" />
             <line x1={budget.block_threshold_bp / 100} x2={budget.block_threshold_bp / 100} y1="0" y2="12" className="tick tick-block" />
@@ -103,8 +103,8 @@ export function BudgetPanel({ admin, tick, onLoaded }: { admin: AdminApi; tick: 
         <h3>Runbook</h3>
         <ul className="links">
           <li><RunbookLink entry={RUNBOOK.budgetCheck} /></li>
-          {budget.state === "half_open" && <li><RunbookLink entry={RUNBOOK.budgetHalfOpen} /></li>}
-          {budget.state === "open" && <li><RunbookLink entry={RUNBOOK.budgetOpen} /></li>}
+          {budget.state === "HALF_OPEN" && <li><RunbookLink entry={RUNBOOK.budgetHalfOpen} /></li>}
+          {budget.state === "OPEN" && <li><RunbookLink entry={RUNBOOK.budgetOpen} /></li>}
           <li><RunbookLink entry={RUNBOOK.budgetReset} /></li>
         </ul>
       </div>

@@ -3,6 +3,13 @@
 //! Fields of the enclosing spans that say which request an event belongs to
 //! (`request_id`, `trace_id`, `provider`, `model`, ...) are copied onto every
 //! line, so `jq 'select(.request_id == "...")'` finds a request's whole story.
+//! The spans' values win over an event's own field of the same name (the
+//! innermost span's over the outer ones'), so no event can hide a line from
+//! its request; an event names the other id it is about (`call_id`) instead.
+//!
+//! `level` is spelled as the manuals write it (`INFO`, `WARNING`, `ERROR`), and
+//! money fields (`*_usd`) are JSON numbers even when an event logs them with
+//! `Display` (the exact decimal of integer micro-USD, never a float sum).
 
 use serde_json::{Map, Value};
 use std::fmt;
@@ -126,12 +133,41 @@ impl JsonFormat {
 
 fn level_name(level: &tracing::Level) -> &'static str {
     match *level {
-        tracing::Level::ERROR => "error",
-        tracing::Level::WARN => "warning",
-        tracing::Level::INFO => "info",
-        tracing::Level::DEBUG => "debug",
-        tracing::Level::TRACE => "trace",
+        tracing::Level::ERROR => "ERROR",
+        tracing::Level::WARN => "WARNING",
+        tracing::Level::INFO => "INFO",
+        tracing::Level::DEBUG => "DEBUG",
+        tracing::Level::TRACE => "TRACE",
     }
+}
+
+/// A money field's decimal text (`"0.000123"`, as `Micros` displays), to be
+/// written as a JSON number with exactly these digits (a float would print
+/// `1.23e-4` and could round).
+fn money_digits<'a>(name: &str, value: &'a Value) -> Option<&'a str> {
+    let text = value.as_str().filter(|_| name.ends_with("_usd"))?;
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(whole) && digits(fraction) && (whole == "0" || !whole.starts_with('0'))).then_some(text)
+}
+
+/// The line as one JSON object, money fields as numbers.
+fn write_line(line: &Map<String, Value>) -> Result<String, serde_json::Error> {
+    let mut out = String::from("{");
+    for (i, (key, value)) in line.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(key)?);
+        out.push(':');
+        match money_digits(key, value) {
+            Some(digits) => out.push_str(digits),
+            None => out.push_str(&serde_json::to_string(value)?),
+        }
+    }
+    out.push('}');
+    Ok(out)
 }
 
 impl<S, N> FormatEvent<S, N> for JsonFormat
@@ -155,6 +191,11 @@ where
             Value::from(level_name(event.metadata().level())),
         );
         line.insert("service".into(), Value::from(self.service));
+        let mut fields = Map::new();
+        event.record(&mut JsonVisitor(&mut fields));
+        let message = fields.remove("message");
+        line.extend(fields);
+        // After the event's fields: the enclosing spans' context wins.
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 if let Some(fields) = span.extensions().get::<ContextFields>() {
@@ -164,10 +205,6 @@ where
                 }
             }
         }
-        let mut fields = Map::new();
-        event.record(&mut JsonVisitor(&mut fields));
-        let message = fields.remove("message");
-        line.extend(fields);
         line.insert(
             "event".into(),
             message.unwrap_or_else(|| Value::from(event.metadata().name())),
@@ -175,7 +212,7 @@ where
         if !line.contains_key("target") && *event.metadata().level() >= tracing::Level::DEBUG {
             line.insert("target".into(), Value::from(event.metadata().target()));
         }
-        let text = serde_json::to_string(&line).map_err(|_| fmt::Error)?;
+        let text = write_line(&line).map_err(|_| fmt::Error)?;
         writeln!(writer, "{text}")
     }
 }
@@ -218,12 +255,32 @@ mod tests {
             );
             let _g = span.enter();
             span.record("provider", "azure");
-            tracing::warn!(cost_usd = 0.25, duration_ms = 12u64, "router.success");
+            tracing::warn!(
+                cost_usd = "0.000250",
+                limit_usd = "012",
+                duration_ms = 12u64,
+                "router.success"
+            );
+            // An event cannot overwrite its request's id; an inner span can narrow it.
+            tracing::info!(request_id = "other", reason = "x", "router.other");
+            tracing::info_span!("record", request_id = "rid-2")
+                .in_scope(|| tracing::info!("usage.recorded"));
         });
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        let v: Value = serde_json::from_str(text.trim()).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let v = &lines[0];
         assert_eq!(v["event"], "router.success");
-        assert_eq!(v["level"], "warning");
+        assert_eq!(v["level"], "WARNING");
+        assert_eq!(v["cost_usd"], serde_json::json!(0.00025));
+        assert!(text.contains(r#""cost_usd":0.000250,"#), "{text}");
+        // Not a JSON number's digits: left a string.
+        assert_eq!(v["limit_usd"], "012");
+        assert_eq!(lines[1]["request_id"], "rid-1");
+        assert_eq!(lines[1]["level"], "INFO");
+        assert_eq!(lines[2]["request_id"], "rid-2");
         assert_eq!(v["service"], "llm-router");
         assert_eq!(v["request_id"], "rid-1");
         assert_eq!(v["provider"], "azure");

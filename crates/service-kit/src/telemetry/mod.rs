@@ -10,6 +10,7 @@
 //!
 //! The event name is the log message: `tracing::info!(provider = "azure", "router.success")`.
 
+pub mod attributes;
 mod json;
 
 use crate::config::{ConfigError, Env};

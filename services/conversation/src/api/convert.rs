@@ -99,7 +99,7 @@ pub fn message(m: Message) -> pb::Message {
         cost_micro_usd: m.usage.cost_micro_usd,
         provider: m.provider,
         model: m.model,
-        request_id: m.request_id,
+        call_id: m.call_id,
         created_at: timestamp(m.created_at),
         client_message_id: m.client_message_id.unwrap_or_default(),
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct CompletionRequest {
     /// The router's idempotency key for the budget reservation and usage record.
-    pub request_id: String,
+    pub call_id: String,
     pub tier: TutorTier,
     pub model: Option<String>,
     pub max_tokens: u32,
@@ -67,7 +67,7 @@ pub trait TutorModel: Send + Sync + 'static {
     async fn stream(&self, req: CompletionRequest) -> Result<EventStream, RouterFailure>;
 }
 
-/// The real router over gRPC; every call carries the request id, the trace
+/// The real router over gRPC; every call carries the call id, the trace
 /// context and the learner's subject (the service-kit interceptor).
 #[derive(Clone)]
 pub struct GrpcRouter {
@@ -106,7 +106,7 @@ impl GrpcRouter {
             })
             .collect();
         let mut request = tonic::Request::new(pb::CompleteRequest {
-            request_id: req.request_id,
+            call_id: req.call_id,
             tier: tier as i32,
             model: req.model.unwrap_or_default(),
             messages,

@@ -138,8 +138,8 @@ pub struct Message {
     pub usage: Usage,
     pub provider: String,
     pub model: String,
-    /// The router request id of a tutor reply (or of the learner message's latest attempt).
-    pub request_id: String,
+    /// The router call id of a tutor reply (or of the learner message's latest attempt).
+    pub call_id: String,
     /// Learner messages: the client's idempotency key.
     pub client_message_id: Option<String>,
     /// Tutor messages: the learner message they answer.
@@ -160,7 +160,7 @@ pub struct NewLearnerMessage {
     pub session_id: Uuid,
     pub content: String,
     pub client_message_id: String,
-    pub request_id: String,
+    pub call_id: String,
     pub now: DateTime<Utc>,
 }
 
@@ -173,7 +173,7 @@ pub struct TutorReply {
     pub usage: Usage,
     pub provider: String,
     pub model: String,
-    pub request_id: String,
+    pub call_id: String,
 }
 
 /// How an exchange ended, as stored by [`crate::storage::Store::finish_exchange`].

@@ -172,7 +172,7 @@ mod tests {
             usage: Usage::default(),
             provider: String::new(),
             model: String::new(),
-            request_id: String::new(),
+            call_id: String::new(),
             client_message_id: None,
             reply_to: None,
             attempts: 1,

@@ -22,7 +22,7 @@ impl Conversations {
         request: CompletionRequest,
     ) -> Result<Exchange, Error> {
         let started = Instant::now();
-        let request_id = request.request_id.clone();
+        let call_id = request.call_id.clone();
         match self.inner.router.complete(request).await {
             Ok(c) => {
                 let reply = TutorReply {
@@ -31,7 +31,7 @@ impl Conversations {
                     usage: c.usage,
                     provider: c.provider,
                     model: c.model,
-                    request_id,
+                    call_id,
                 };
                 let (learner, tutor) = self.finish(&learner, None, Some(reply)).await?;
                 let tutor = tutor.ok_or_else(|| {
@@ -56,7 +56,7 @@ impl Conversations {
         events: mpsc::Sender<ReplyEvent>,
     ) {
         let started = Instant::now();
-        let request_id = request.request_id.clone();
+        let call_id = request.call_id.clone();
         let mut stream = match self.inner.router.stream(request).await {
             Ok(s) => s,
             Err(failure) => {
@@ -96,7 +96,7 @@ impl Conversations {
             usage,
             provider: provider.clone(),
             model: model.clone(),
-            request_id: request_id.clone(),
+            call_id: call_id.clone(),
         };
         match ended {
             Ok(usage) => {

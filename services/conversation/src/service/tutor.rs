@@ -10,7 +10,7 @@
 //! called. PENDING: ABORTED-style conflict ("still being answered") unless the
 //! attempt is older than `PENDING_TIMEOUT_MS` (its process died), which a
 //! retry takes over. FAILED: a retry asks the tutor again (a new attempt, with
-//! its own router request id, whose reply replaces any partial one).
+//! its own router call id, whose reply replaces any partial one).
 
 use super::{Conversations, Error};
 use crate::clients::router::CompletionRequest;
@@ -61,10 +61,10 @@ enum Accepted {
     },
 }
 
-/// The router request id of an attempt: deterministic, so the router's
+/// The router call id of an attempt: deterministic, so the router's
 /// budget reservation and usage record are idempotent; a new attempt after a
 /// failure gets its own id (the failed one may have billed partial usage).
-pub fn router_request_id(learner_message: Uuid, attempt: u32) -> String {
+pub fn router_call_id(learner_message: Uuid, attempt: u32) -> String {
     if attempt <= 1 {
         format!("conv-{learner_message}")
     } else {
@@ -72,7 +72,7 @@ pub fn router_request_id(learner_message: Uuid, attempt: u32) -> String {
     }
 }
 
-/// Runs `fut` with the caller's request context (request id, subject) and span,
+/// Runs `fut` with the caller's request context (call id, subject) and span,
 /// so the router call made inside a spawned task still carries them.
 fn in_context<F: Future + Send + 'static>(
     fut: F,
@@ -212,7 +212,7 @@ impl Conversations {
             session_id,
             content: content.to_owned(),
             client_message_id: client_id.clone(),
-            request_id: router_request_id(id, 1),
+            call_id: router_call_id(id, 1),
             now,
         };
         let learner = match self.inner.store.insert_learner_message(&new).await? {
@@ -254,7 +254,7 @@ impl Conversations {
             "tutor.prompt_built"
         );
         let request = CompletionRequest {
-            request_id: learner.request_id.clone(),
+            call_id: learner.call_id.clone(),
             tier: self.inner.tutor.tier,
             model: self.inner.tutor.model.clone(),
             max_tokens: self.inner.tutor.max_tokens,
@@ -298,7 +298,7 @@ impl Conversations {
                 let claim = RetryClaim {
                     message_id: m.id,
                     seen_attempts: m.attempts,
-                    request_id: router_request_id(m.id, m.attempts + 1),
+                    call_id: router_call_id(m.id, m.attempts + 1),
                     stale_before,
                     now,
                 };

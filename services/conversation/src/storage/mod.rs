@@ -49,7 +49,7 @@ pub struct RetryClaim {
     pub message_id: Uuid,
     /// The attempts count the caller saw; the claim fails if another caller moved it.
     pub seen_attempts: u32,
-    pub request_id: String,
+    pub call_id: String,
     /// A PENDING message last touched before this is abandoned (its process died).
     pub stale_before: DateTime<Utc>,
     pub now: DateTime<Utc>,

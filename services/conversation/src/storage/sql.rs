@@ -18,7 +18,7 @@ const LEARNER_COLS: &str = "id, display_name, level, native_language, created_at
 const SESSION_COLS: &str =
     "id, owner_id, scenario_id, level, title, archived, message_count, created_at, updated_at";
 const MESSAGE_COLS: &str = "id, session_id, seq, role, content, status, input_tokens, \
-     output_tokens, cost_micro_usd, provider, model, request_id, client_message_id, reply_to, \
+     output_tokens, cost_micro_usd, provider, model, call_id, client_message_id, reply_to, \
      attempts, error_reason, created_at, updated_at";
 
 /// Sessions this owner can see: used to guard every message read.
@@ -114,7 +114,7 @@ where
             },
             provider: row.try_get("provider")?,
             model: row.try_get("model")?,
-            request_id: row.try_get("request_id")?,
+            call_id: row.try_get("call_id")?,
             client_message_id: row.try_get("client_message_id")?,
             reply_to: reply_to.map(|r| id::<DB>(r, "reply_to")).transpose()?,
             attempts: count::<DB>(row.try_get("attempts")?),
@@ -319,7 +319,7 @@ where
             return Ok(Inserted::Existing(Self::message(&row)?));
         }
         let row = sqlx::query(sql(format!(
-            "INSERT INTO messages (id, session_id, seq, role, content, status, request_id, \
+            "INSERT INTO messages (id, session_id, seq, role, content, status, call_id, \
              client_message_id, attempts, created_at, updated_at) \
              VALUES ($1, $2, $3, 'learner', $4, 'pending', $5, $6, 1, $7, $7) \
              RETURNING {MESSAGE_COLS}"
@@ -328,7 +328,7 @@ where
         .bind(DB::id(new.session_id))
         .bind(seq)
         .bind(&new.content)
-        .bind(&new.request_id)
+        .bind(&new.call_id)
         .bind(&new.client_message_id)
         .bind(DB::time(new.now))
         .fetch_one(&mut *tx)
@@ -340,7 +340,7 @@ where
 
     async fn claim_retry(&self, claim: &RetryClaim) -> Result<Option<Message>> {
         let row = sqlx::query(sql(format!(
-            "UPDATE messages SET status = 'pending', attempts = attempts + 1, request_id = $3, \
+            "UPDATE messages SET status = 'pending', attempts = attempts + 1, call_id = $3, \
              error_reason = NULL, updated_at = $4 \
              WHERE id = $1 AND role = 'learner' AND attempts = $2 \
                AND (status = 'failed' OR (status = 'pending' AND updated_at < $5)) \
@@ -348,7 +348,7 @@ where
         )))
         .bind(DB::id(claim.message_id))
         .bind(DB::count(claim.seen_attempts))
-        .bind(&claim.request_id)
+        .bind(&claim.call_id)
         .bind(DB::time(claim.now))
         .bind(DB::time(claim.stale_before))
         .fetch_optional(&self.pool)
@@ -409,7 +409,7 @@ where
                 let replaced = sqlx::query(sql(format!(
                     "UPDATE messages SET content = $2, status = $3, input_tokens = $4, \
                      output_tokens = $5, cost_micro_usd = $6, provider = $7, model = $8, \
-                     request_id = $9, updated_at = $10 WHERE reply_to = $1 \
+                     call_id = $9, updated_at = $10 WHERE reply_to = $1 \
                      RETURNING {MESSAGE_COLS}"
                 )))
                 .bind(DB::id(outcome.learner_message_id))
@@ -420,7 +420,7 @@ where
                 .bind(reply.usage.cost_micro_usd)
                 .bind(&reply.provider)
                 .bind(&reply.model)
-                .bind(&reply.request_id)
+                .bind(&reply.call_id)
                 .bind(DB::time(outcome.now))
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -443,7 +443,7 @@ where
                         sqlx::query(sql(format!(
                             "INSERT INTO messages (id, session_id, seq, role, content, status, \
                              input_tokens, output_tokens, cost_micro_usd, provider, model, \
-                             request_id, reply_to, attempts, created_at, updated_at) \
+                             call_id, reply_to, attempts, created_at, updated_at) \
                              VALUES ($1, $2, $3, 'tutor', $4, $5, $6, $7, $8, $9, $10, $11, \
                              $12, 0, $13, $14) RETURNING {MESSAGE_COLS}"
                         )))
@@ -457,7 +457,7 @@ where
                         .bind(reply.usage.cost_micro_usd)
                         .bind(&reply.provider)
                         .bind(&reply.model)
-                        .bind(&reply.request_id)
+                        .bind(&reply.call_id)
                         .bind(DB::id(outcome.learner_message_id))
                         .bind(DB::time(created))
                         .bind(DB::time(outcome.now))

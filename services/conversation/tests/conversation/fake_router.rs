@@ -32,7 +32,7 @@ pub struct Call {
     pub request: pb::CompleteRequest,
     pub streaming: bool,
     pub subject: Option<String>,
-    pub request_id_header: Option<String>,
+    pub call_id_header: Option<String>,
 }
 
 #[derive(Default)]
@@ -154,7 +154,7 @@ impl Fake {
             request: request.get_ref().clone(),
             streaming,
             subject: service_kit::auth::development_subject(request.metadata()),
-            request_id_header: header("x-request-id"),
+            call_id_header: header("x-request-id"),
         });
         self.state
             .scripts
@@ -183,7 +183,7 @@ impl LlmRouter for Fake {
         }
         let req = request.into_inner();
         Ok(Response::new(pb::CompleteResponse {
-            request_id: req.request_id.clone(),
+            call_id: req.call_id.clone(),
             provider: "fake".into(),
             model: "fake-model".into(),
             content: reply_words(&req).concat(),
@@ -209,7 +209,7 @@ impl LlmRouter for Fake {
         let gate = self.gate.clone();
         let stream = async_stream::stream! {
             yield frame(Frame::Start(pb::StreamStart {
-                request_id: req.request_id.clone(),
+                call_id: req.call_id.clone(),
                 provider: "fake".into(),
                 model: "fake-model".into(),
                 served_tier: req.tier,

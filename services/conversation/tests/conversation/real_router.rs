@@ -95,7 +95,7 @@ async fn a_conversation_through_the_real_router(backend: Backend) {
     );
     assert!(!tutor.provider.is_empty() && !tutor.model.is_empty());
     let learner = first.learner_message.unwrap();
-    assert_eq!(tutor.request_id, format!("conv-{}", learner.id));
+    assert_eq!(tutor.call_id, format!("conv-{}", learner.id));
     let prompt = last_prompt(&stack.sim);
     assert!(
         prompt.contains("a waiter"),

@@ -51,7 +51,7 @@ async fn a_router_error_keeps_the_learners_message(backend: Backend) {
         (Code::Unavailable, "all_providers_failed")
     );
 
-    // A retry of a failed message asks again, as a new attempt with its own router request id.
+    // A retry of a failed message asks again, as a new attempt with its own router call id.
     let ok = client
         .send_message(as_(ALICE, send(&session.id, "I have a headache.", "f-1")))
         .await
@@ -63,7 +63,7 @@ async fn a_router_error_keeps_the_learners_message(backend: Backend) {
     let ids: Vec<String> = router
         .calls()
         .iter()
-        .map(|c| c.request.request_id.clone())
+        .map(|c| c.request.call_id.clone())
         .collect();
     assert_eq!(
         ids,
@@ -73,7 +73,7 @@ async fn a_router_error_keeps_the_learners_message(backend: Backend) {
             format!("conv-{}-3", learner.id)
         ]
     );
-    assert_eq!(ok.tutor_message.unwrap().request_id, ids[2]);
+    assert_eq!(ok.tutor_message.unwrap().call_id, ids[2]);
     assert_eq!(all_messages(&mut client, ALICE, &session.id).await.len(), 2);
     app.stop().await;
 }

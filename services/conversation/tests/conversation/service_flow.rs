@@ -69,7 +69,7 @@ async fn the_full_flow_unary(backend: Backend) {
         (tutor.provider.as_str(), tutor.model.as_str()),
         ("fake", "fake-model")
     );
-    assert_eq!(tutor.request_id, format!("conv-{}", learner.id));
+    assert_eq!(tutor.call_id, format!("conv-{}", learner.id));
 
     // What the router was asked, and with which context.
     let calls = router.calls();
@@ -77,9 +77,9 @@ async fn the_full_flow_unary(backend: Backend) {
     let call = &calls[0];
     assert!(!call.streaming);
     assert_eq!(call.subject.as_deref(), Some(ALICE));
-    assert_eq!(call.request_id_header.as_deref(), Some("req-flow-1"));
+    assert_eq!(call.call_id_header.as_deref(), Some("req-flow-1"));
     let req = &call.request;
-    assert_eq!(req.request_id, tutor.request_id);
+    assert_eq!(req.call_id, tutor.call_id);
     assert_eq!(req.tier, router_pb::Tier::CostEffective as i32);
     assert_eq!(req.max_tokens, 400);
     let caller = req.caller.as_ref().unwrap();
@@ -166,7 +166,7 @@ async fn the_full_flow_streaming(backend: Backend) {
     assert_eq!(completed.content, "Tutor says: A table for two, please.");
     assert_eq!(completed.status, pb::MessageStatus::Completed as i32);
     assert_eq!(completed.cost_micro_usd, USAGE.cost_micro_usd);
-    assert_eq!(completed.request_id, format!("conv-{}", accepted.id));
+    assert_eq!(completed.call_id, format!("conv-{}", accepted.id));
     assert!(router.calls()[0].streaming);
     let stored = all_messages(&mut client, ALICE, &session.id).await;
     assert_eq!(stored.len(), 2);

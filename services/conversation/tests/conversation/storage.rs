@@ -59,7 +59,7 @@ pub(crate) fn learner_msg(
         session_id: session,
         content: content.into(),
         client_message_id: client.into(),
-        request_id: format!("conv-{id}"),
+        call_id: format!("conv-{id}"),
         now: at,
     }
 }
@@ -75,7 +75,7 @@ pub(crate) fn reply(content: &str, status: MessageStatus) -> TutorReply {
         },
         provider: "azure".into(),
         model: "gpt-4o-mini".into(),
-        request_id: "req-1".into(),
+        call_id: "req-1".into(),
     }
 }
 

@@ -28,7 +28,7 @@ async fn a_client_message_id_is_stored_once(backend: Backend) {
     assert_eq!(stored.role, MessageRole::Learner);
     assert_eq!(stored.attempts, 1);
     assert_eq!(stored.client_message_id.as_deref(), Some("client-1"));
-    assert_eq!(stored.request_id, first.request_id);
+    assert_eq!(stored.call_id, first.call_id);
     assert_eq!(stored.created_at, t(1));
 
     let retry = learner_msg("alice", s, "Hello", "client-1", t(2));
@@ -96,7 +96,7 @@ async fn a_completed_exchange_stores_the_reply_after_the_message(backend: Backen
         (
             tutor.provider.as_str(),
             tutor.model.as_str(),
-            tutor.request_id.as_str()
+            tutor.call_id.as_str()
         ),
         ("azure", "gpt-4o-mini", "req-1")
     );
@@ -136,7 +136,7 @@ async fn a_failed_message_can_be_claimed_once_and_retried(backend: Backend) {
     let claim = |seen, at| RetryClaim {
         message_id: m.id,
         seen_attempts: seen,
-        request_id: format!("conv-{}-2", m.id),
+        call_id: format!("conv-{}-2", m.id),
         stale_before: t(0),
         now: at,
     };
@@ -152,7 +152,7 @@ async fn a_failed_message_can_be_claimed_once_and_retried(backend: Backend) {
     assert_eq!(claimed.status, MessageStatus::Pending);
     assert_eq!(claimed.attempts, 2);
     assert_eq!(claimed.error_reason, None);
-    assert_eq!(claimed.request_id, format!("conv-{}-2", m.id));
+    assert_eq!(claimed.call_id, format!("conv-{}-2", m.id));
     assert!(
         f.store
             .claim_retry(&claim(1, t(3)))
@@ -220,7 +220,7 @@ async fn only_stale_pending_messages_can_be_taken_over(backend: Backend) {
     let claim = |stale_before| RetryClaim {
         message_id: m.id,
         seen_attempts: 1,
-        request_id: "conv-x-2".into(),
+        call_id: "conv-x-2".into(),
         stale_before,
         now: t(20),
     };

@@ -275,6 +275,7 @@ pub(super) async fn list_usage(
             model: q.model.unwrap_or_default(),
             user_id: q.user_id.unwrap_or_default(),
             session_id: q.session_id.unwrap_or_default(),
+            request_id: q.request_id.unwrap_or_default(),
             page_size: q.page_size.unwrap_or(0),
             page_token: q.page_token.unwrap_or_default(),
         }))

@@ -6,6 +6,7 @@
 //! limit (429) → handlers.
 
 mod admin;
+mod completion;
 mod contract;
 mod dto;
 mod edges;

@@ -1,15 +1,17 @@
 //! Every request gets an `X-Request-ID` (a caller's valid one is kept), a span
 //! continuing the caller's W3C trace, the request context for downstream gRPC
-//! calls, the id on its response, its metrics, and one `request_completed`
-//! log line. Errors on `/v1/*` are re-rendered in OpenAI's shape here, so
+//! calls, the id on its response, `request_accepted` when it arrives, and its
+//! metrics and `request_completed` line when its answer is out
+//! ([`Completion`]). Errors on `/v1/*` are re-rendered in OpenAI's shape here, so
 //! every layer below can just return an [`ApiError`](crate::errors::ApiError).
 
+use super::completion::Completion;
 use crate::errors::ErrorExtension;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{Method, header};
+use http::header;
 use service_kit::RequestContext;
 use service_kit::context::{self, REQUEST_ID_HEADER};
 use std::time::Instant;
@@ -23,9 +25,17 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let route = req.extensions().get::<MatchedPath>().cloned();
+    // The OpenTelemetry HTTP conventions; the status is recorded by `Completion`.
+    let route_name = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let span = tracing::info_span!(
         "http.request",
         otel.kind = "server",
+        otel.name = %format!("{method} {route_name}"),
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
+        http.route = %route_name,
+        url.path = %path,
+        http.response.status_code = tracing::field::Empty,
         request_id = %ctx.request_id,
         trace_id = tracing::field::Empty,
     );
@@ -34,6 +44,7 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         span.record("trace_id", trace_id);
     }
     let request_id = ctx.request_id.clone();
+    span.in_scope(|| tracing::info!(method = %method, path = %path, "request_accepted"));
     let mut req = req;
     req.extensions_mut().insert(ctx.clone());
     let mut response = ctx.scope(next.run(req)).instrument(span.clone()).await;
@@ -43,20 +54,19 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     if let Ok(v) = request_id.parse() {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    record_metrics(&method, route.as_ref(), status, elapsed.as_secs_f64());
-    let duration_ms = elapsed.as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        tracing::info!(
-            method = %method,
-            path = %path,
-            status_code = status,
-            duration_ms = (duration_ms * 100.0).round() / 100.0,
-            "request_completed"
-        );
-    });
-    response
+    let completion = Completion {
+        started,
+        method,
+        path,
+        route,
+        status: response.status().as_u16(),
+        reason: response
+            .extensions()
+            .get::<ErrorExtension>()
+            .map(|ErrorExtension(e)| e.code()),
+        span,
+    };
+    completion.when_body_ends(response)
 }
 
 fn openai_error_shape(response: Response) -> Response {
@@ -67,33 +77,4 @@ fn openai_error_shape(response: Response) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     let body = serde_json::to_vec(&error.openai_body()).unwrap_or_default();
     Response::from_parts(parts, Body::from(body))
-}
-
-/// Labels are the method, the route template (never the raw path, whose ids
-/// would explode the series) and the status.
-fn record_metrics(method: &Method, route: Option<&MatchedPath>, status: u16, seconds: f64) {
-    let method = match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::HEAD => "HEAD",
-        _ => "OTHER",
-    };
-    let route = route.map_or_else(|| "unmatched".to_owned(), |r| r.as_str().to_owned());
-    metrics::counter!(
-        "http_requests_total",
-        "method" => method,
-        "route" => route.clone(),
-        "status" => status.to_string()
-    )
-    .increment(1);
-    metrics::histogram!(
-        "http_request_duration_seconds",
-        "method" => method,
-        "route" => route
-    )
-    .record(seconds);
 }

@@ -20,7 +20,7 @@ async fn budget_shows_exact_money_and_rfc3339_times() {
     assert_eq!(b["spent_micro_usd"], 85_123_456);
     assert_eq!(b["spent_usd"], "85.123456");
     assert_eq!(b["reserved_usd"], "0.250000");
-    assert_eq!(b["state"], "half_open");
+    assert_eq!(b["state"], "HALF_OPEN");
     assert_eq!(b["utilisation_bp"], 8512);
     assert_eq!(b["period_start"], "2026-11-01T00:00:00.000Z");
     assert_eq!(b["next_reset"], "2026-12-01T00:00:00.000Z");
@@ -40,8 +40,8 @@ async fn reset_is_made_in_the_admins_name() {
     let (status, body) = json_of(r).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["actor"], "ops-7");
-    assert_eq!(body["before"]["state"], "half_open");
-    assert_eq!(body["after"]["state"], "closed");
+    assert_eq!(body["before"]["state"], "HALF_OPEN");
+    assert_eq!(body["after"]["state"], "CLOSED");
     assert_eq!(body["after"]["spent_usd"], "0.000000");
     // With a reason.
     let r = app
@@ -177,7 +177,7 @@ async fn monthly_usage_summary() {
 async fn usage_records_with_filters() {
     let app = spawn_app().await;
     let r = app
-        .get("/api/v1/admin/usage?from=2026-11-02T00:00:00Z&to=2026-11-03T00:00:00Z&provider=azure&user_id=learner-a&page_size=10")
+        .get("/api/v1/admin/usage?from=2026-11-02T00:00:00Z&to=2026-11-03T00:00:00Z&provider=azure&user_id=learner-a&request_id=rq-1&page_size=10")
         .bearer_auth(admin("ops"))
         .send()
         .await
@@ -185,6 +185,7 @@ async fn usage_records_with_filters() {
     let (status, body) = json_of(r).await;
     assert_eq!(status, 200, "{body}");
     let rec = &body["records"][0];
+    assert_eq!(rec["call_id"], "call-1");
     assert_eq!(rec["request_id"], "rq-1");
     assert_eq!(rec["outcome"], "success");
     assert_eq!(rec["cost_usd"], "0.000042");
@@ -195,9 +196,10 @@ async fn usage_records_with_filters() {
         (
             sent.provider.as_str(),
             sent.user_id.as_str(),
+            sent.request_id.as_str(),
             sent.page_size
         ),
-        ("azure", "learner-a", 10)
+        ("azure", "learner-a", "rq-1", 10)
     );
     assert_eq!(sent.period_start.unwrap().seconds, 1_793_577_600);
 }

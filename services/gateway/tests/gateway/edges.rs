@@ -463,7 +463,7 @@ async fn the_binary_carries_traceparent_and_logs_request_completed() {
             v["event"] == "auth.development_secret"
         })
         .await;
-    assert_eq!(warn["level"], "warning");
+    assert_eq!(warn["level"], "WARNING");
     // No token ever appears in the logs.
     assert!(!gateway.logs().iter().any(|l| l.contains("eyJ")));
 }

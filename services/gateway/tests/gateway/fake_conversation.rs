@@ -68,7 +68,7 @@ impl FakeConversation {
                 String::new()
             },
             model: String::new(),
-            request_id: String::new(),
+            call_id: String::new(),
             created_at: ts(1_790_000_000),
             client_message_id: String::new(),
         }

@@ -61,7 +61,7 @@ impl router::llm_router_server::LlmRouter for FakeRouter {
         }
         let call = tool_call_for(&r);
         Ok(Response::new(router::CompleteResponse {
-            request_id: "rq-1".into(),
+            call_id: "rq-1".into(),
             provider: "azure".into(),
             model: "fake-model".into(),
             content: if call.is_some() {
@@ -97,7 +97,7 @@ impl router::llm_router_server::LlmRouter for FakeRouter {
         *self.last_complete.lock() = Some(r.clone());
         let f = |frame| Ok(router::StreamCompleteResponse { frame: Some(frame) });
         let start = f(Frame::Start(router::StreamStart {
-            request_id: "rq-2".into(),
+            call_id: "rq-2".into(),
             provider: "azure".into(),
             model: "fake-model".into(),
             served_tier: r.tier,
@@ -197,7 +197,7 @@ impl router::llm_router_server::LlmRouter for FakeRouter {
             .collect();
         let tokens = r.inputs.iter().map(|t| t.len() as u64).sum();
         Ok(Response::new(router::EmbedResponse {
-            request_id: "rq-3".into(),
+            call_id: "rq-3".into(),
             provider: "azure".into(),
             model: "fake-embedding".into(),
             embeddings,

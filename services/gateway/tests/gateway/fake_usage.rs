@@ -50,6 +50,7 @@ impl usage::usage_ledger_server::UsageLedger for FakeUsage {
         *self.last_list.lock() = Some(req.into_inner());
         Ok(Response::new(usage::ListUsageResponse {
             records: vec![usage::UsageRecord {
+                call_id: "call-1".into(),
                 request_id: "rq-1".into(),
                 created_at: ts(1_793_500_000),
                 provider: "azure".into(),

@@ -275,7 +275,8 @@ async fn real_suite_serves_usage_reports() {
     );
     let now = chrono::Utc::now();
     let record = pb::UsageRecord {
-        request_id: uuid::Uuid::new_v4().to_string(),
+        call_id: uuid::Uuid::new_v4().to_string(),
+        request_id: "sdk-request-1".into(),
         created_at: Some(prost_types::Timestamp {
             seconds: now.timestamp(),
             nanos: 0,
@@ -325,6 +326,12 @@ async fn real_suite_serves_usage_reports() {
         "{list}"
     );
     assert_eq!(row["input_tokens"], 1200);
+    assert_eq!(row["request_id"], "sdk-request-1");
+    let (status, by_request) = suite
+        .get("admin-ops", "/api/v1/admin/usage?request_id=sdk-request-1")
+        .await;
+    assert_eq!(status, 200, "{by_request}");
+    assert_eq!(by_request["records"].as_array().unwrap().len(), 1);
     let (status, list) = suite
         .get("admin-ops", "/api/v1/admin/usage?user_id=someone-else")
         .await;

@@ -12,15 +12,15 @@ use crate::engine::{
 use crate::pricing::Cost;
 use crate::routing::{Candidate, ModelEntry, ModelKind, Target, Tier};
 
-/// A caller's request id, or a fresh one.
-fn request_id(given: &str) -> Result<String, ServiceError> {
+/// A caller's call id, or a fresh one.
+fn call_id(given: &str) -> Result<String, ServiceError> {
     let given = given.trim();
     if given.is_empty() {
         return Ok(uuid::Uuid::new_v4().to_string());
     }
     if given.len() > 128 || !given.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ServiceError::invalid(
-            "request_id: at most 128 printable ASCII characters",
+            "call_id: at most 128 printable ASCII characters",
         ));
     }
     Ok(given.to_owned())
@@ -32,6 +32,7 @@ fn caller(c: Option<pb::CallerContext>) -> Caller {
         user_id: c.user_id,
         session_id: c.session_id,
         service: c.service,
+        request_id: String::new(),
     }
 }
 
@@ -97,7 +98,7 @@ pub fn chat_call(
         }
     };
     Ok(ChatCall {
-        request_id: request_id(&req.request_id)?,
+        call_id: call_id(&req.call_id)?,
         target,
         request: ChatRequest {
             messages,
@@ -124,7 +125,7 @@ pub fn embed_call(
 ) -> Result<EmbedCall, ServiceError> {
     let model = req.model.trim();
     Ok(EmbedCall {
-        request_id: request_id(&req.request_id)?,
+        call_id: call_id(&req.call_id)?,
         model: (!model.is_empty()).then(|| model.to_owned()),
         request: EmbedRequest {
             inputs: req.inputs,
@@ -167,7 +168,7 @@ fn millis(d: std::time::Duration) -> u64 {
 
 pub fn completion(c: Completion) -> pb::CompleteResponse {
     pb::CompleteResponse {
-        request_id: c.request_id,
+        call_id: c.call_id,
         provider: c.provider.to_string(),
         model: c.model.to_string(),
         content: c.content,
@@ -182,7 +183,7 @@ pub fn completion(c: Completion) -> pb::CompleteResponse {
 
 pub fn embedding(e: Embedding) -> pb::EmbedResponse {
     pb::EmbedResponse {
-        request_id: e.request_id,
+        call_id: e.call_id,
         provider: e.provider.to_string(),
         model: e.model.to_string(),
         embeddings: e
@@ -249,12 +250,12 @@ pub fn frame(f: EngineFrame) -> pb::StreamCompleteResponse {
     use pb::stream_complete_response::Frame;
     let frame = match f {
         EngineFrame::Start {
-            request_id,
+            call_id,
             provider,
             model,
             served_tier,
         } => Frame::Start(pb::StreamStart {
-            request_id,
+            call_id,
             provider: provider.to_string(),
             model: model.to_string(),
             served_tier: tier(served_tier),

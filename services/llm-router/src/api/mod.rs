@@ -58,8 +58,13 @@ fn verified_caller<T>(request: &Request<T>) -> Option<service_kit::auth::Caller>
 
 /// A learner's call is billed to the learner the verified token names, never
 /// to a user the request body claims; `caller.service` is the service that
-/// signed the token. Administrators and services may name the user.
+/// signed the token. Administrators and services may name the user. The
+/// request id is the one the server layer scoped for this request (the
+/// caller's `x-request-id`, or one it made).
 fn bind_caller(caller: &mut crate::engine::Caller, verified: Option<service_kit::auth::Caller>) {
+    if let Some(ctx) = service_kit::RequestContext::current() {
+        caller.request_id = ctx.request_id;
+    }
     if let Some(v) = verified {
         if v.role == service_kit::auth::Role::User
             && let Some(subject) = v.subject
@@ -102,7 +107,7 @@ impl LlmRouter for RouterApi {
             .await
             .map_err(|e| convert::error(e).into_status())?;
         // Frames are produced while tonic polls the response, outside the
-        // handler: keep the request's span (request id, trace) around them.
+        // handler: keep the request's span (call id, trace) around them.
         let span = tracing::Span::current();
         let out = async_stream::stream! {
             let mut frames = frames;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// ends; if it is dropped instead (the caller went away), it is released in
 /// the background.
 pub struct Admission {
-    pub request_id: String,
+    pub call_id: String,
     pub period: Period,
     pub epoch: String,
     /// The slice the call was admitted from (see `slices`), if any.
@@ -30,7 +30,7 @@ pub struct Admission {
 impl std::fmt::Debug for Admission {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Admission")
-            .field("request_id", &self.request_id)
+            .field("call_id", &self.call_id)
             .field("period", &self.period.key)
             .field("reserved", &self.reserved)
             .field("state", &self.state)
@@ -46,7 +46,7 @@ impl Admission {
     /// A reservation of the call's own.
     pub(super) fn reserved(
         breaker: Arc<BudgetBreaker>,
-        request_id: &str,
+        call_id: &str,
         period: Period,
         epoch: String,
         reserved: Micros,
@@ -54,7 +54,7 @@ impl Admission {
         downgrade_to_cost_effective: bool,
     ) -> Self {
         Self {
-            request_id: request_id.to_owned(),
+            call_id: call_id.to_owned(),
             period,
             epoch,
             slice: None,
@@ -69,12 +69,12 @@ impl Admission {
     /// The call's worst case out of a slice (only while CLOSED, so no downgrade).
     pub(super) fn from_slice(
         breaker: Arc<BudgetBreaker>,
-        request_id: &str,
+        call_id: &str,
         grant: SliceGrant,
         reserved: Micros,
     ) -> Self {
         Self {
-            request_id: request_id.to_owned(),
+            call_id: call_id.to_owned(),
             period: grant.period,
             epoch: grant.epoch,
             slice: Some(grant.slice_id),
@@ -104,9 +104,9 @@ impl Drop for Admission {
         if self.finished {
             return;
         }
-        tracing::debug!(request_id = %self.request_id, "budget.admission_dropped");
+        tracing::debug!(call_id = %self.call_id, "budget.admission_dropped");
         let adm = Admission {
-            request_id: std::mem::take(&mut self.request_id),
+            call_id: std::mem::take(&mut self.call_id),
             period: self.period.clone(),
             epoch: std::mem::take(&mut self.epoch),
             slice: self.slice.take(),

@@ -103,16 +103,16 @@ impl BudgetBreaker {
         Period::containing(self.clock.now(), self.config.offset())
     }
 
-    /// Reserves `worst_case` for the call `request_id` (input estimate +
+    /// Reserves `worst_case` for the call `call_id` (input estimate +
     /// `max_tokens` × output price, of the dearest candidate). `wants_sota`:
     /// the caller asked for the `sota` tier (for the HALF_OPEN downgrade).
     pub async fn admit(
         self: &Arc<Self>,
-        request_id: &str,
+        call_id: &str,
         worst_case: Micros,
         wants_sota: bool,
     ) -> Result<Admission, BudgetError> {
-        let result = self.try_admit(request_id, worst_case, wants_sota).await;
+        let result = self.try_admit(call_id, worst_case, wants_sota).await;
         if let Err(e) = &result {
             metrics::counter!("llm_budget_rejections_total", "reason" => e.metric_reason())
                 .increment(1);
@@ -122,33 +122,33 @@ impl BudgetBreaker {
 
     async fn try_admit(
         self: &Arc<Self>,
-        request_id: &str,
+        call_id: &str,
         worst_case: Micros,
         wants_sota: bool,
     ) -> Result<Admission, BudgetError> {
-        if request_id.is_empty() {
-            return Err(BudgetError::Invalid("request id is empty".into()));
+        if call_id.is_empty() {
+            return Err(BudgetError::Invalid("call id is empty".into()));
         }
         if worst_case < Micros::ZERO {
             return Err(BudgetError::Invalid("negative worst-case cost".into()));
         }
-        self.in_flight.claim(request_id)?;
-        let result = self.admit_claimed(request_id, worst_case, wants_sota).await;
+        self.in_flight.claim(call_id)?;
+        let result = self.admit_claimed(call_id, worst_case, wants_sota).await;
         if result.is_err() {
-            self.in_flight.release(request_id);
+            self.in_flight.release(call_id);
         }
         result
     }
 
     async fn admit_claimed(
         self: &Arc<Self>,
-        request_id: &str,
+        call_id: &str,
         worst_case: Micros,
         wants_sota: bool,
     ) -> Result<Admission, BudgetError> {
         let period = self.current_period();
         self.observer.note_period(&period);
-        if let Some(admission) = self.admit_from_slice(&period, request_id, worst_case).await {
+        if let Some(admission) = self.admit_from_slice(&period, call_id, worst_case).await {
             return Ok(admission);
         }
         let refused = |reason, spent, reserved| BudgetError::Exceeded {
@@ -164,7 +164,7 @@ impl BudgetBreaker {
         loop {
             let req = ReserveRequest {
                 period: &period,
-                request_id,
+                call_id,
                 amount: worst_case,
                 limit: self.config.limit,
                 block_at: self.thresholds.block_at(),
@@ -174,7 +174,7 @@ impl BudgetBreaker {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     // The reserve may still land (a late write after a timeout).
-                    self.pending.release_later(&period, request_id);
+                    self.pending.release_later(&period, call_id);
                     return Err(e);
                 }
             };
@@ -190,7 +190,7 @@ impl BudgetBreaker {
                         wants_sota && self.config.downgrade_sota && state == BudgetState::HalfOpen;
                     return Ok(Admission::reserved(
                         self.clone(),
-                        request_id,
+                        call_id,
                         period,
                         epoch,
                         worst_case,
@@ -234,7 +234,7 @@ impl BudgetBreaker {
                     tokio::time::sleep(RECLAIM_POLL).await;
                 }
                 ReserveOutcome::AlreadyReserved { .. } | ReserveOutcome::AlreadySettled { .. } => {
-                    return Err(BudgetError::DuplicateRequest(request_id.to_owned()));
+                    return Err(BudgetError::DuplicateRequest(call_id.to_owned()));
                 }
             }
         }
@@ -384,7 +384,7 @@ impl BudgetBreaker {
     async fn admit_from_slice(
         self: &Arc<Self>,
         period: &Period,
-        request_id: &str,
+        call_id: &str,
         worst_case: Micros,
     ) -> Option<Admission> {
         if !self.slices.can_serve(worst_case) {
@@ -399,7 +399,7 @@ impl BudgetBreaker {
             SliceAdmit::Granted(grant) => {
                 return Some(Admission::from_slice(
                     self.clone(),
-                    request_id,
+                    call_id,
                     grant,
                     worst_case,
                 ));
@@ -426,7 +426,7 @@ impl BudgetBreaker {
         let grant = self.slices.take(period, worst_case, now)?;
         Some(Admission::from_slice(
             self.clone(),
-            request_id,
+            call_id,
             grant,
             worst_case,
         ))
@@ -446,7 +446,7 @@ impl BudgetBreaker {
         adm: &Admission,
         actual: Micros,
     ) -> Result<Settlement, BudgetError> {
-        self.in_flight.release(&adm.request_id);
+        self.in_flight.release(&adm.call_id);
         Settler::new(
             &self.store,
             &self.slices,

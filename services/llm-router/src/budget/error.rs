@@ -30,7 +30,7 @@ pub enum BudgetError {
     /// rebuilt): the call is refused, fail closed.
     #[error("budget check unavailable: {0}")]
     Unavailable(String),
-    #[error("request id {0:?} was already used for another call")]
+    #[error("call id {0:?} was already used for another call")]
     DuplicateRequest(String),
     #[error("{0}")]
     Invalid(String),

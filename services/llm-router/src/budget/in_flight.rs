@@ -1,4 +1,4 @@
-//! The duplicate-call guard: a request id already in flight on this replica
+//! The duplicate-call guard: a call id already in flight on this replica
 //! is refused. Needed only with slices (a call admitted from a slice never
 //! reaches the store's reserve, which refuses a reused id otherwise).
 
@@ -19,18 +19,18 @@ impl InFlight {
         }
     }
 
-    /// Refuses a request id already in flight here; remembers it otherwise.
-    pub(super) fn claim(&self, request_id: &str) -> Result<(), BudgetError> {
-        if !self.enabled || self.ids.lock().insert(request_id.to_owned()) {
+    /// Refuses a call id already in flight here; remembers it otherwise.
+    pub(super) fn claim(&self, call_id: &str) -> Result<(), BudgetError> {
+        if !self.enabled || self.ids.lock().insert(call_id.to_owned()) {
             Ok(())
         } else {
-            Err(BudgetError::DuplicateRequest(request_id.to_owned()))
+            Err(BudgetError::DuplicateRequest(call_id.to_owned()))
         }
     }
 
-    pub(super) fn release(&self, request_id: &str) {
+    pub(super) fn release(&self, call_id: &str) {
         if self.enabled {
-            self.ids.lock().remove(request_id);
+            self.ids.lock().remove(call_id);
         }
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Integration, per call:
 //! ```text
-//! let admission = budget.admit(&request_id, worst_case, wants_sota).await?;   // BudgetError → ServiceError
+//! let admission = budget.admit(&call_id, worst_case, wants_sota).await?;   // BudgetError → ServiceError
 //! … call providers (serve cost_effective if admission.downgrade_to_cost_effective) …
 //! admission.settle(actual_cost).await;      // before delivery.submit(record)
 //! ```

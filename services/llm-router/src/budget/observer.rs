@@ -74,15 +74,15 @@ impl Observer {
         match state {
             BudgetState::HalfOpen => tracing::warn!(
                 period = %period.key, utilisation_bp, spent_usd = %spent, limit_usd = %limit,
-                downgrade_sota = self.downgrade_sota, "circuit_breaker.alert"
+                downgrade_sota = self.downgrade_sota, state = state.as_str(), "circuit_breaker.alert"
             ),
             BudgetState::Open => tracing::error!(
                 period = %period.key, utilisation_bp, spent_usd = %spent, limit_usd = %limit,
-                "circuit_breaker.opened"
+                state = state.as_str(), "circuit_breaker.opened"
             ),
             BudgetState::Closed if previous.is_some() => tracing::info!(
                 period = %period.key, utilisation_bp, spent_usd = %spent, limit_usd = %limit,
-                "circuit_breaker.closed"
+                state = state.as_str(), "circuit_breaker.closed"
             ),
             BudgetState::Closed => {}
         }

@@ -17,12 +17,15 @@ const MAX_PENDING_SETTLES: usize = 100_000;
 #[derive(Debug)]
 pub(super) struct PendingSettle {
     pub(super) period: Period,
-    pub(super) request_id: String,
+    pub(super) call_id: String,
     /// The reservation's epoch: the cost is added only within it.
     pub(super) epoch: Option<String>,
     pub(super) actual: Micros,
     pub(super) release_only: bool,
     pub(super) queued_at: DateTime<Utc>,
+    /// The span of the call it belongs to: the retry's lines carry that
+    /// call's request id, however much later they come.
+    pub(super) span: tracing::Span,
 }
 
 pub(super) struct PendingSettles {
@@ -47,14 +50,15 @@ impl PendingSettles {
 
     /// Frees a reservation whose reserve went unanswered (it may still land)
     /// once the store answers again.
-    pub(super) fn release_later(&self, period: &Period, request_id: &str) {
+    pub(super) fn release_later(&self, period: &Period, call_id: &str) {
         self.push(PendingSettle {
             period: period.clone(),
-            request_id: request_id.to_owned(),
+            call_id: call_id.to_owned(),
             epoch: None,
             actual: Micros::ZERO,
             release_only: true,
             queued_at: self.clock.now(),
+            span: tracing::Span::current(),
         });
     }
 
@@ -64,7 +68,8 @@ impl PendingSettles {
             // A lost clean-up only delays the reservation's expiry; a lost
             // settle leaves the cost to the ledger (the next rebuild).
             if !item.release_only {
-                tracing::error!(request_id = %item.request_id, "budget.settle_dropped");
+                item.span
+                    .in_scope(|| tracing::error!(call_id = %item.call_id, "budget.settle_dropped"));
             }
             return;
         }
@@ -90,13 +95,15 @@ impl PendingSettles {
             if self.clock.now() - p.queued_at > self.tombstone {
                 // (A clean-up this old is moot: the reservation expired.)
                 if !p.release_only {
-                    tracing::error!(request_id = %p.request_id, "budget.settle_abandoned");
+                    p.span.in_scope(
+                        || tracing::error!(call_id = %p.call_id, "budget.settle_abandoned"),
+                    );
                 }
                 continue;
             }
             let req = SettleRequest {
                 period: &p.period,
-                request_id: &p.request_id,
+                call_id: &p.call_id,
                 actual: p.actual,
                 epoch: p.epoch.as_deref(),
                 release_only: p.release_only,
@@ -107,9 +114,9 @@ impl PendingSettles {
                 Ok(SettleOutcome::Settled {
                     spent, reserved, ..
                 }) => observer.observe(&p.period, spent, reserved),
-                Ok(outcome) => {
-                    tracing::info!(request_id = %p.request_id, outcome = ?outcome, "budget.settle_superseded");
-                }
+                Ok(outcome) => p.span.in_scope(|| {
+                    tracing::info!(call_id = %p.call_id, outcome = ?outcome, "budget.settle_superseded");
+                }),
                 Err(_) => {
                     store_down = true;
                     keep.push(p);

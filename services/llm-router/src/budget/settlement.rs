@@ -18,7 +18,7 @@ use crate::money::Micros;
 pub enum Settlement {
     /// Counted once (or left to the ledger's rebuild, or queued for a retry).
     Counted,
-    /// Its request id had already been settled by another call that also
+    /// Its call id had already been settled by another call that also
     /// reached a provider: counted as well, so its usage record needs an id
     /// of its own (see `slices`).
     Duplicate,
@@ -70,7 +70,7 @@ impl<'a> Settler<'a> {
                 .map(|id| Slices::release_part(id, adm.reserved));
             let req = SettleRequest {
                 period: &adm.period,
-                request_id: &adm.request_id,
+                call_id: &adm.call_id,
                 actual,
                 // Synchronous settle: the usage record is not in the ledger yet,
                 // so the cost belongs in whatever state exists now.
@@ -88,7 +88,7 @@ impl<'a> Settler<'a> {
                     match slice {
                         Some(part) if !had_reservation => self.slices.lost(part.id),
                         _ if !had_reservation && actual > Micros::ZERO => {
-                            tracing::warn!(request_id = %adm.request_id, "budget.settled_after_expiry");
+                            tracing::warn!(call_id = %adm.call_id, "budget.settled_after_expiry");
                         }
                         _ => {}
                     }
@@ -96,7 +96,7 @@ impl<'a> Settler<'a> {
                     return Ok(Settlement::Counted);
                 }
                 Ok(SettleOutcome::Duplicate { spent, reserved }) => {
-                    tracing::warn!(request_id = %adm.request_id, cost = %actual, "budget.duplicate_request_counted");
+                    tracing::warn!(call_id = %adm.call_id, cost = %actual, "budget.duplicate_request_counted");
                     self.observer.observe(&adm.period, spent, reserved);
                     return Ok(Settlement::Duplicate);
                 }
@@ -107,7 +107,7 @@ impl<'a> Settler<'a> {
                     if let Err(e) = self.rebuilder.for_call(&adm.period).await {
                         // The state will be rebuilt from the ledger, which will
                         // have this call's record: nothing to queue.
-                        tracing::warn!(request_id = %adm.request_id, error = %e, "budget.settle_deferred_to_ledger");
+                        tracing::warn!(call_id = %adm.call_id, error = %e, "budget.settle_deferred_to_ledger");
                         return Err(e);
                     }
                 }
@@ -115,14 +115,15 @@ impl<'a> Settler<'a> {
                     return Err(BudgetError::Unavailable("budget state missing".into()));
                 }
                 Err(e) => {
-                    tracing::warn!(request_id = %adm.request_id, cost = %actual, "budget.settle_queued");
+                    tracing::warn!(call_id = %adm.call_id, cost = %actual, "budget.settle_queued");
                     self.pending.push(PendingSettle {
                         period: adm.period.clone(),
-                        request_id: adm.request_id.clone(),
+                        call_id: adm.call_id.clone(),
                         epoch: Some(adm.epoch.clone()),
                         actual,
                         release_only: false,
                         queued_at: self.clock.now(),
+                        span: tracing::Span::current(),
                     });
                     return Err(e);
                 }

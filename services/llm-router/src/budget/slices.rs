@@ -20,7 +20,7 @@
 //! - A Redis that loses its data loses slices as it loses reservations; a
 //!   replica stops admitting from its slice at the first settle that finds
 //!   the slice gone (`budget.slice_lost`), and the state is rebuilt as before.
-//! - A request id reused while its first call is in flight on this replica is
+//! - A call id reused while its first call is in flight on this replica is
 //!   refused as before (see `in_flight`). Reused elsewhere, both calls reach a provider; the
 //!   store then counts both (`SettleOutcome::Duplicate`) and the second usage
 //!   record gets its own ledger id, so ledger and budget still agree.
@@ -198,7 +198,7 @@ impl Slices {
         let id = format!("slice:{}", super::store::new_epoch());
         let req = ReserveRequest {
             period,
-            request_id: &id,
+            call_id: &id,
             amount: self.size,
             limit: self.thresholds.limit,
             block_at: self.thresholds.block_at(),
@@ -277,7 +277,7 @@ impl Slices {
         }
         let req = SettleRequest {
             period: &slice.period,
-            request_id: &slice.id,
+            call_id: &slice.id,
             actual: Micros::ZERO,
             epoch: None,
             release_only: true,

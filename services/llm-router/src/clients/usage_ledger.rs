@@ -45,6 +45,7 @@ pub fn from_timestamp(t: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
 
 pub fn to_proto(r: &UsageRecord) -> pb::UsageRecord {
     pb::UsageRecord {
+        call_id: r.call_id.clone(),
         request_id: r.request_id.clone(),
         created_at: Some(timestamp(r.created_at)),
         provider: r.provider.clone(),

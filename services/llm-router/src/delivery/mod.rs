@@ -2,7 +2,7 @@
 //! `RecordUsageBatch`, batched and asynchronous, with a durable outbox
 //! (Redis Stream, or SQLite without `REDIS_URL`) redelivered until
 //! acknowledged. Exactly-once effect comes from the ledger's idempotency by
-//! request id: redelivering an acknowledged record yields DUPLICATE.
+//! call id: redelivering an acknowledged record yields DUPLICATE.
 //!
 //! What can still lose a record (and nothing else can):
 //! 1. The router process dies abruptly (SIGKILL, OOM, node loss) while the

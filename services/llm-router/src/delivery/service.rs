@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryConfig {
@@ -178,8 +179,8 @@ impl UsageDelivery {
         }
         let spilled = std::mem::take(&mut *self.inner.spill.lock());
         if !spilled.is_empty() && self.inner.outbox.append(&spilled).await.is_err() {
-            let ids: Vec<&str> = spilled.iter().map(|r| r.request_id.as_str()).collect();
-            tracing::error!(count = spilled.len(), request_ids = ?ids, "usage.records_lost");
+            let ids: Vec<&str> = spilled.iter().map(|r| r.call_id.as_str()).collect();
+            tracing::error!(count = spilled.len(), call_ids = ?ids, "usage.records_lost");
         }
     }
 }
@@ -267,10 +268,17 @@ impl Inner {
         self.to_outbox(batch).await;
     }
 
-    /// One ledger call; `None` on failure (logged, counted).
+    /// One ledger call; `None` on failure (logged, counted). It runs in its
+    /// own span (a batch serves many requests), linked to each record's call.
     async fn send(&self, batch: &[UsageRecord]) -> Option<Vec<RecordAck>> {
-        let result =
-            tokio::time::timeout(self.config.sink_timeout, self.sink.record_batch(batch)).await;
+        let span =
+            tracing::info_span!("usage.deliver", otel.kind = "client", records = batch.len());
+        for r in batch.iter().filter(|r| !r.traceparent.is_empty()) {
+            service_kit::context::link_to_traceparent(&span, &r.traceparent);
+        }
+        let result = tokio::time::timeout(self.config.sink_timeout, self.sink.record_batch(batch))
+            .instrument(span)
+            .await;
         let cause = match result {
             Ok(Ok(acks)) if acks.len() == batch.len() => {
                 let delivered = acks.iter().filter(|a| a.is_delivered()).count();
@@ -311,7 +319,7 @@ impl Inner {
             return;
         }
         for (r, reason) in rejected {
-            tracing::error!(request_id = %r.request_id, reason = %reason, "usage.record_rejected");
+            tracing::error!(request_id = %r.request_id, call_id = %r.call_id, reason = %reason, "usage.record_rejected");
         }
         metrics::counter!("usage_records_rejected_total").increment(rejected.len() as u64);
         if let Err(e) = self.outbox.append_rejected(rejected).await {
@@ -358,7 +366,7 @@ impl Inner {
         for (entry, ack) in entries.into_iter().zip(acks) {
             match ack {
                 RecordAck::Rejected(reason) => {
-                    tracing::error!(request_id = %entry.record.request_id, reason = %reason, "usage.record_rejected");
+                    tracing::error!(request_id = %entry.record.request_id, call_id = %entry.record.call_id, reason = %reason, "usage.record_rejected");
                     metrics::counter!("usage_records_rejected_total").increment(1);
                     rejected.push((entry, reason));
                 }

@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::Engine;
 use super::observe::{CallOutcome, CallRecord, Operation, duration_ms};
 use super::request::{ChatCall, EmbedCall, EngineError};
 use llm_providers::{ChatRequest, EmbedRequest, TokenUsage};
 
-use crate::budget::{Admission, BudgetBreaker, Settlement};
+use crate::budget::{Admission, BudgetBreaker, BudgetError, Settlement};
 use crate::clock::SharedClock;
 use crate::delivery::{UsageDelivery, UsageOutcome, UsageRecord};
 use crate::money::Micros;
@@ -24,11 +25,11 @@ use crate::routing::{Candidate, Resolved, Target, Tier};
 /// Tokens a message's framing may add (role markers, separators).
 const FRAMING_TOKENS_PER_MESSAGE: u64 = 16;
 
-/// The ledger id of a second call under a reused request id: the id's first
-/// 90 characters (so the result stays within the 128 a request id may have),
+/// The ledger id of a second call under a reused call id: the id's first
+/// 90 characters (so the result stays within the 128 a call id may have),
 /// then its own suffix.
-fn duplicate_id(request_id: &str) -> String {
-    let head: String = request_id.chars().take(90).collect();
+fn duplicate_id(call_id: &str) -> String {
+    let head: String = call_id.chars().take(90).collect();
     format!("{head}:dup:{}", uuid::Uuid::new_v4().simple())
 }
 
@@ -60,49 +61,64 @@ impl Accounting {
 
     /// Reserves `worst_case` for the call, unless usage records are backing
     /// up beyond `USAGE_OUTBOX_MAX` (then refusing is the only lossless answer).
+    /// A refusal is logged here, once, at the level an operator alerts on.
     async fn admit(
         &self,
-        request_id: &str,
+        call_id: &str,
         worst_case: Micros,
         wants_sota: bool,
     ) -> Result<Admission, EngineError> {
         if self.delivery.is_full() {
             metrics::counter!("llm_calls_refused_total", "reason" => "usage_backlog").increment(1);
-            return Err(EngineError::UsageBacklog {
-                depth: self.delivery.outbox_depth(),
-            });
+            let depth = self.delivery.outbox_depth();
+            tracing::error!(
+                call_id,
+                reason = "usage_backlog",
+                depth,
+                "router.call_refused"
+            );
+            return Err(EngineError::UsageBacklog { depth });
         }
-        Ok(self
-            .budget
-            .admit(request_id, worst_case, wants_sota)
-            .await?)
+        self.budget
+            .admit(call_id, worst_case, wants_sota)
+            .await
+            .inspect_err(|e| log_refusal(call_id, worst_case, e))
+            .map_err(EngineError::from)
     }
 
-    /// Settles the call, then submits its usage record, in a tracked task.
+    /// Settles the call, then submits its usage record, in a tracked task
+    /// that runs in the call's span and request context: its log lines (and
+    /// any call it makes) belong to the request that made the call.
     pub(super) fn finish(&self, admission: Option<Admission>, record: &CallRecord) {
         let mut usage = usage_record(record, self.clock.now());
+        usage.traceparent = service_kit::context::current_traceparent().unwrap_or_default();
         let delivery = self.delivery.clone();
         let job = async move {
             if let Some(admission) = admission {
                 match admission.settle(usage.cost).await {
                     Ok(Settlement::Counted) => {}
                     // Both calls under this id are in the budget: both go in the ledger.
-                    Ok(Settlement::Duplicate) => usage.request_id = duplicate_id(&usage.request_id),
+                    Ok(Settlement::Duplicate) => usage.call_id = duplicate_id(&usage.call_id),
                     // Queued for a retry, or left to the next rebuild from the
                     // ledger: either way the call itself stands.
                     Err(e) => {
-                        tracing::warn!(request_id = %usage.request_id, error = %e, "budget.settle_failed");
+                        tracing::warn!(call_id = %usage.call_id, error = %e, "budget.settle_failed");
                     }
                 }
             }
             delivery.submit(usage).await;
         };
+        let job = match service_kit::RequestContext::current() {
+            Some(ctx) => futures::future::Either::Left(ctx.scope(job)),
+            None => futures::future::Either::Right(job),
+        }
+        .instrument(tracing::Span::current());
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 self.tasks.spawn_on(job, &runtime);
             }
             // Only when a stream outlives the runtime (process teardown).
-            Err(_) => tracing::error!(request_id = %record.request_id, "usage.record_lost"),
+            Err(_) => tracing::error!(call_id = %record.call_id, "usage.record_lost"),
         }
     }
 
@@ -116,6 +132,29 @@ impl Accounting {
     }
 }
 
+/// `budget.refused`: WARNING when the budget said no (the policy working as
+/// configured), ERROR when it could not be checked (a fault of ours: 503).
+fn log_refusal(call_id: &str, worst_case: Micros, error: &BudgetError) {
+    let reason = error.code().reason();
+    match error {
+        BudgetError::Exceeded { state, .. } => tracing::warn!(
+            call_id,
+            reason,
+            refusal = error.metric_reason(),
+            state = state.as_str(),
+            worst_case_usd = %worst_case,
+            error = %error,
+            "budget.refused"
+        ),
+        BudgetError::Unavailable(_) => {
+            tracing::error!(call_id, reason, error = %error, "budget.refused");
+        }
+        BudgetError::DuplicateRequest(_) | BudgetError::Invalid(_) => {
+            tracing::info!(call_id, reason, error = %error, "budget.refused");
+        }
+    }
+}
+
 /// The usage record of a finished call.
 pub fn usage_record(r: &CallRecord, created_at: DateTime<Utc>) -> UsageRecord {
     // The ledger needs a provider: a call that never reached one names none.
@@ -124,7 +163,8 @@ pub fn usage_record(r: &CallRecord, created_at: DateTime<Utc>) -> UsageRecord {
         None => ("none".to_owned(), "none".to_owned()),
     };
     UsageRecord {
-        request_id: r.request_id.clone(),
+        call_id: r.call_id.clone(),
+        request_id: r.caller.request_id.clone(),
         created_at,
         provider,
         model,
@@ -148,6 +188,7 @@ pub fn usage_record(r: &CallRecord, created_at: DateTime<Utc>) -> UsageRecord {
             Operation::Embed => "embedding",
         }
         .to_owned(),
+        traceparent: String::new(),
     }
 }
 
@@ -216,12 +257,12 @@ impl Engine {
             worst_case = worst_case.max(self.worst_case_chat(&cheaper.candidates, &call.request));
         }
         let admission = accounting
-            .admit(&call.request_id, worst_case, wants_sota)
+            .admit(&call.call_id, worst_case, wants_sota)
             .await?;
         if admission.downgrade_to_cost_effective
             && let Some(cheaper) = downgrade
         {
-            tracing::warn!(request_id = %call.request_id, "budget.downgraded_to_cost_effective");
+            tracing::warn!(call_id = %call.call_id, "budget.downgraded_to_cost_effective");
             metrics::counter!("llm_budget_downgrades_total").increment(1);
             *resolved = cheaper;
         }
@@ -238,7 +279,7 @@ impl Engine {
         };
         let worst_case = self.worst_case_embed(&resolved.candidates, &call.request);
         accounting
-            .admit(&call.request_id, worst_case, false)
+            .admit(&call.call_id, worst_case, false)
             .await
             .map(Some)
     }
@@ -256,7 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn a_duplicates_ledger_id_is_its_own_and_a_valid_request_id() {
+    fn a_duplicates_ledger_id_is_its_own_and_a_valid_call_id() {
         let long = "r".repeat(128);
         let (a, b) = (duplicate_id(&long), duplicate_id(&long));
         assert_ne!(a, b);

@@ -1,5 +1,5 @@
 //! One attempt at one candidate: a single provider call, observed (span,
-//! metrics, `router.provider_failed`) and costed. Retries, circuit breakers
+//! metrics, `router.attempt_failed`) and costed. Retries, circuit breakers
 //! and the budget wrap these functions; nothing here retries.
 
 use std::time::Duration;
@@ -98,6 +98,7 @@ impl Engine {
                 );
                 let cost = self.cost(candidate, usage);
                 observe::attempt_succeeded(&span, candidate, usage, &cost, duration);
+                observe::finish_reason(&span, response.finish_reason);
                 Ok(Attempt {
                     response,
                     usage,

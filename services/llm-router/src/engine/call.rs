@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::Engine;
 use super::accounting::Accounting;
-use super::observe::{CallOutcome, CallRecord, Operation, SharedObserver};
+use super::observe::{self, CallOutcome, CallRecord, Operation, SharedObserver};
 use super::request::Caller;
 use llm_providers::TokenUsage;
 
@@ -21,7 +21,7 @@ pub(super) struct CallGuard {
     observer: SharedObserver,
     accounting: Option<Arc<Accounting>>,
     prices: Arc<PriceTable>,
-    request_id: String,
+    call_id: String,
     caller: Caller,
     operation: Operation,
     tier: Option<Tier>,
@@ -40,7 +40,7 @@ pub(super) struct CallGuard {
 
 /// What a call is, for its guard.
 pub(super) struct CallIdentity<'a> {
-    pub request_id: &'a str,
+    pub call_id: &'a str,
     pub caller: &'a Caller,
     pub operation: Operation,
     pub tier: Option<Tier>,
@@ -58,7 +58,7 @@ impl Engine {
             observer: Arc::clone(&self.observer),
             accounting: self.accounting.clone(),
             prices: Arc::clone(&self.prices),
-            request_id: call.request_id.to_owned(),
+            call_id: call.call_id.to_owned(),
             caller: call.caller.clone(),
             operation: call.operation,
             tier: call.tier,
@@ -86,7 +86,9 @@ impl CallGuard {
     }
 
     /// Hands the call's record to the observer and the accounting (settle,
-    /// then usage delivery). Returns the call's latency.
+    /// then usage delivery), and logs how the call ended (a success or a
+    /// broken stream here; [`Self::fail`] and the drop log theirs). Returns
+    /// the call's latency.
     pub fn finish(
         &mut self,
         candidate: Option<&Candidate>,
@@ -96,8 +98,23 @@ impl CallGuard {
     ) -> Duration {
         self.done = true;
         let latency = self.started.elapsed();
+        if let Some(candidate) = candidate {
+            let ended = observe::CallEnd {
+                call_id: &self.call_id,
+                candidate,
+                usage,
+                cost: &cost,
+                attempts: self.attempts,
+                latency,
+            };
+            match outcome {
+                CallOutcome::Succeeded => observe::call_succeeded(&ended),
+                CallOutcome::Interrupted => observe::call_interrupted(&ended),
+                CallOutcome::Failed | CallOutcome::Cancelled => {}
+            }
+        }
         let record = CallRecord {
-            request_id: std::mem::take(&mut self.request_id),
+            call_id: std::mem::take(&mut self.call_id),
             caller: std::mem::take(&mut self.caller),
             operation: self.operation,
             tier: self.tier,
@@ -115,9 +132,10 @@ impl CallGuard {
         latency
     }
 
-    /// No candidate answered: a failed call, billed nothing, recorded under
-    /// the last candidate tried.
-    pub fn fail(&mut self) {
+    /// No candidate answered (`why` says what each one did): a failed call,
+    /// billed nothing, recorded under the last candidate tried.
+    pub fn fail(&mut self, why: &str) {
+        observe::call_failed(&self.call_id, why, self.attempts, self.started.elapsed());
         let candidate = self.current.clone();
         let cost = self.zero_cost();
         self.finish(
@@ -146,7 +164,8 @@ impl Drop for CallGuard {
             None => self.zero_cost(),
         };
         tracing::info!(
-            request_id = %self.request_id,
+            call_id = %self.call_id,
+            attempts = self.attempts,
             provider = candidate.as_ref().map(|c| c.provider.to_string()).unwrap_or_default(),
             input_tokens = usage.input_tokens,
             cost_usd = %cost.micros,

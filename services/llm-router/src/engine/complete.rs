@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::Engine;
 use super::call::CallIdentity;
-use super::observe::{self, CallOutcome, Operation};
+use super::observe::{CallOutcome, Operation};
 use super::request::{
     CandidateFailure, ChatCall, EmbedCall, EngineError, validate_chat, validate_embed,
 };
@@ -19,7 +19,7 @@ use crate::routing::Tier;
 /// A completed chat call.
 #[derive(Debug, Clone)]
 pub struct Completion {
-    pub request_id: String,
+    pub call_id: String,
     pub provider: Arc<str>,
     pub model: Arc<str>,
     pub content: String,
@@ -36,7 +36,7 @@ pub struct Completion {
 
 #[derive(Debug, Clone)]
 pub struct Embedding {
-    pub request_id: String,
+    pub call_id: String,
     pub provider: Arc<str>,
     pub model: Arc<str>,
     pub embeddings: Vec<Vec<f32>>,
@@ -63,7 +63,7 @@ impl Engine {
         let admission = self.admit_chat(&call, &mut resolved).await?;
         let deadline = self.deadline(call.deadline, started);
         let identity = CallIdentity {
-            request_id: &call.request_id,
+            call_id: &call.call_id,
             caller: &call.caller,
             operation: Operation::Chat,
             tier: resolved.tier,
@@ -71,10 +71,10 @@ impl Engine {
         };
         let mut guard = self.guard(identity, admission, started);
         let mut failures = Vec::new();
-        for candidate in &resolved.candidates {
+        for (fallback, candidate) in resolved.candidates.iter().enumerate() {
             guard.current = Some(candidate.clone());
             let attempt = self
-                .call_candidate(candidate, deadline, &mut guard.attempts, || {
+                .call_candidate(candidate, fallback, deadline, &mut guard.attempts, || {
                     self.attempt_candidate(candidate, &call.request)
                 })
                 .await;
@@ -110,9 +110,8 @@ impl Engine {
             let attempts = guard.attempts;
             let latency =
                 guard.finish(Some(candidate), usage, cost.clone(), CallOutcome::Succeeded);
-            observe::call_succeeded(candidate, usage, &cost, attempts, latency);
             return Ok(Completion {
-                request_id: call.request_id,
+                call_id: call.call_id,
                 provider: Arc::clone(&candidate.provider),
                 model: Arc::clone(&candidate.model),
                 content,
@@ -125,11 +124,12 @@ impl Engine {
                 latency,
             });
         }
-        guard.fail();
-        Err(EngineError::AllProvidersFailed {
+        let error = EngineError::AllProvidersFailed {
             target: resolved.name,
             failures,
-        })
+        };
+        guard.fail(&error.to_string());
+        Err(error)
     }
 
     /// Embeddings from the first candidate that answers.
@@ -145,7 +145,7 @@ impl Engine {
         let deadline = self.deadline(call.deadline, started);
         let chars = call.request.inputs.iter().map(|s| s.chars().count()).sum();
         let identity = CallIdentity {
-            request_id: &call.request_id,
+            call_id: &call.call_id,
             caller: &call.caller,
             operation: Operation::Embed,
             tier: None,
@@ -153,10 +153,10 @@ impl Engine {
         };
         let mut guard = self.guard(identity, admission, started);
         let mut failures = Vec::new();
-        for candidate in &resolved.candidates {
+        for (fallback, candidate) in resolved.candidates.iter().enumerate() {
             guard.current = Some(candidate.clone());
             let attempt = self
-                .call_candidate(candidate, deadline, &mut guard.attempts, || {
+                .call_candidate(candidate, fallback, deadline, &mut guard.attempts, || {
                     self.attempt_embed_candidate(candidate, &call.request)
                 })
                 .await;
@@ -171,9 +171,8 @@ impl Engine {
                         a.cost.clone(),
                         CallOutcome::Succeeded,
                     );
-                    observe::call_succeeded(candidate, usage, &a.cost, attempts, latency);
                     return Ok(Embedding {
-                        request_id: call.request_id,
+                        call_id: call.call_id,
                         provider: Arc::clone(&candidate.provider),
                         model: Arc::clone(&candidate.model),
                         embeddings: a.response.embeddings,
@@ -189,10 +188,11 @@ impl Engine {
                 }),
             }
         }
-        guard.fail();
-        Err(EngineError::AllProvidersFailed {
+        let error = EngineError::AllProvidersFailed {
             target: resolved.name,
             failures,
-        })
+        };
+        guard.fail(&error.to_string());
+        Err(error)
     }
 }

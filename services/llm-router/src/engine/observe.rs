@@ -11,10 +11,10 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::request::Caller;
-use llm_providers::{ProviderError, TokenUsage};
 
 use crate::pricing::Cost;
 use crate::routing::{Candidate, Tier};
+use llm_providers::{FinishReason, ProviderError, TokenUsage};
 
 /// The span of one provider attempt.
 pub fn attempt_span(system: &'static str, candidate: &Candidate, operation: &'static str) -> Span {
@@ -25,9 +25,11 @@ pub fn attempt_span(system: &'static str, candidate: &Candidate, operation: &'st
         gen_ai.system = system,
         gen_ai.operation.name = operation,
         gen_ai.request.model = %candidate.model,
+        gen_ai.response.model = Empty,
         gen_ai.usage.input_tokens = Empty,
         gen_ai.usage.output_tokens = Empty,
         error.type = Empty,
+        otel.status_code = Empty,
     )
 }
 
@@ -39,14 +41,32 @@ pub fn attempt_succeeded(
     cost: &Cost,
     duration: Duration,
 ) {
-    span.record("gen_ai.usage.input_tokens", usage.input_tokens);
-    span.record("gen_ai.usage.output_tokens", usage.output_tokens);
+    // Token counts as integers (i64 is what OpenTelemetry's int attributes hold).
+    span.record("gen_ai.response.model", candidate.model.as_ref());
+    span.record(
+        "gen_ai.usage.input_tokens",
+        i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
+    );
+    span.record(
+        "gen_ai.usage.output_tokens",
+        i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
+    );
     let provider = candidate.provider.to_string();
     let model = candidate.model.to_string();
     metrics::counter!("llm_provider_requests_total", "provider" => provider.clone(), "model" => model.clone(), "outcome" => "success").increment(1);
     metrics::histogram!("llm_provider_request_duration_seconds", "provider" => provider.clone())
         .record(duration.as_secs_f64());
     usage_metrics(candidate, usage, cost);
+}
+
+/// Why the model stopped, on a chat attempt's span (an array, as the GenAI
+/// conventions have it: one reason per choice; we ask for one choice).
+pub fn finish_reason(span: &Span, reason: FinishReason) {
+    service_kit::telemetry::attributes::set_string_array(
+        span,
+        "gen_ai.response.finish_reasons",
+        &[reason.as_str()],
+    );
 }
 
 /// Tokens and money, for successful and interrupted (partially billed) calls alike.
@@ -61,7 +81,9 @@ pub fn usage_metrics(candidate: &Candidate, usage: TokenUsage, cost: &Cost) {
         .increment(u64::try_from(cost.micros.0).unwrap_or(0));
 }
 
-/// A provider attempt that failed: metrics and `router.provider_failed`.
+/// A provider attempt that failed: metrics and `router.attempt_failed` (one
+/// per attempt, retries included; the candidate as a whole is
+/// [`candidate_failed`]).
 pub fn attempt_failed(
     span: &Span,
     candidate: &Candidate,
@@ -70,12 +92,13 @@ pub fn attempt_failed(
 ) {
     let reason = error.kind().reason();
     span.record("error.type", reason);
+    span.record("otel.status_code", "ERROR");
     let provider = candidate.provider.to_string();
     metrics::counter!("llm_provider_requests_total", "provider" => provider.clone(), "model" => candidate.model.to_string(), "outcome" => "failure").increment(1);
     metrics::counter!("llm_provider_failures_total", "provider" => provider.clone(), "reason" => reason).increment(1);
     metrics::histogram!("llm_provider_request_duration_seconds", "provider" => provider)
         .record(duration.as_secs_f64());
-    tracing::warn!(
+    tracing::info!(
         parent: span,
         provider = %candidate.provider,
         model = %candidate.model,
@@ -83,7 +106,46 @@ pub fn attempt_failed(
         retryable = error.is_retryable(),
         error = %error.message(),
         duration_ms = log_ms(duration),
+        "router.attempt_failed"
+    );
+}
+
+/// `router.routed`: a candidate is tried (`fallback` 0 is the first choice;
+/// `attempt` counts the call's provider calls so far, this one included).
+pub fn routed(candidate: &Candidate, fallback: usize, attempt: u32) {
+    tracing::info!(
+        provider = %candidate.provider,
+        model = %candidate.model,
+        fallback = fallback as u64,
+        attempt = attempt,
+        "router.routed"
+    );
+}
+
+/// `router.provider_failed`: a candidate gave up (its retries spent, its
+/// breaker open, or an error not worth retrying); the call falls over to the
+/// next one, if any.
+pub fn candidate_failed(candidate: &Candidate, fallback: usize, error: &ProviderError) {
+    tracing::warn!(
+        provider = %candidate.provider,
+        model = %candidate.model,
+        fallback = fallback as u64,
+        reason = error.kind().reason(),
+        error = %error.message(),
         "router.provider_failed"
+    );
+}
+
+/// `router.all_providers_failed`: no candidate answered (an outage as far as
+/// the caller can tell: logged at ERROR, as the RUNBOOK's alerts expect).
+pub fn call_failed(call_id: &str, why: &str, attempts: u32, latency: Duration) {
+    tracing::error!(
+        call_id = %call_id,
+        reason = "all_providers_failed",
+        error = %why,
+        attempts = attempts,
+        duration_ms = log_ms(latency),
+        "router.all_providers_failed"
     );
 }
 
@@ -92,24 +154,46 @@ pub fn time_to_first_token(candidate: &Candidate, ttft: Duration) {
         .record(ttft.as_secs_f64());
 }
 
+/// How a call that reached a provider ended, for its log line.
+pub struct CallEnd<'a> {
+    pub call_id: &'a str,
+    pub candidate: &'a Candidate,
+    pub usage: TokenUsage,
+    pub cost: &'a Cost,
+    pub attempts: u32,
+    pub latency: Duration,
+}
+
 /// `router.success`: one per call that got its answer.
-pub fn call_succeeded(
-    candidate: &Candidate,
-    usage: TokenUsage,
-    cost: &Cost,
-    attempts: u32,
-    latency: Duration,
-) {
+pub fn call_succeeded(end: &CallEnd<'_>) {
     tracing::info!(
-        provider = %candidate.provider,
-        model = %candidate.model,
-        cost_usd = %cost.micros,
-        price_version = %cost.price_version,
-        duration_ms = log_ms(latency),
-        input_tokens = usage.input_tokens,
-        output_tokens = usage.output_tokens,
-        attempts = attempts,
+        call_id = %end.call_id,
+        provider = %end.candidate.provider,
+        model = %end.candidate.model,
+        cost_usd = %end.cost.micros,
+        price_version = %end.cost.price_version,
+        duration_ms = log_ms(end.latency),
+        input_tokens = end.usage.input_tokens,
+        output_tokens = end.usage.output_tokens,
+        attempts = end.attempts,
         "router.success"
+    );
+}
+
+/// `router.stream_interrupted`: the answering provider broke off mid-stream;
+/// the partial output is billed (an error of the provider's: ERROR).
+pub fn call_interrupted(end: &CallEnd<'_>) {
+    tracing::error!(
+        call_id = %end.call_id,
+        provider = %end.candidate.provider,
+        model = %end.candidate.model,
+        reason = "stream_interrupted",
+        cost_usd = %end.cost.micros,
+        duration_ms = log_ms(end.latency),
+        input_tokens = end.usage.input_tokens,
+        output_tokens = end.usage.output_tokens,
+        attempts = end.attempts,
+        "router.stream_interrupted"
     );
 }
 
@@ -145,7 +229,7 @@ pub enum CallOutcome {
 /// One record per call: what usage delivery sends to usage-accounting.
 #[derive(Debug, Clone)]
 pub struct CallRecord {
-    pub request_id: String,
+    pub call_id: String,
     pub caller: Caller,
     pub operation: Operation,
     /// The tier served, when the call named one.

@@ -8,12 +8,15 @@ use tokio::time::Instant;
 use crate::budget::BudgetError;
 use crate::routing::{Candidate, Target};
 
-/// Who a call is made for; travels to the usage record.
+/// Who a call is made for, and on which request; travels to the usage record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
     pub user_id: String,
     pub session_id: String,
     pub service: String,
+    /// The caller's correlation id (`x-request-id`), which the calls of one
+    /// request share; never the call's own id.
+    pub request_id: String,
 }
 
 /// One chat completion call (unary or streamed).
@@ -21,7 +24,7 @@ pub struct Caller {
 pub struct ChatCall {
     /// Unique per call: the idempotency key of its budget reservation and
     /// usage record.
-    pub request_id: String,
+    pub call_id: String,
     pub target: Target,
     pub request: ChatRequest,
     pub caller: Caller,
@@ -31,7 +34,7 @@ pub struct ChatCall {
 
 #[derive(Debug, Clone)]
 pub struct EmbedCall {
-    pub request_id: String,
+    pub call_id: String,
     /// An embeddings alias; `None`: the configured default.
     pub model: Option<String>,
     pub request: EmbedRequest,

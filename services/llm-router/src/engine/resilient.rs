@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::Engine;
 use llm_providers::{ErrorKind, ProviderError};
 
+use super::observe;
 use crate::clock;
 use crate::resilience::{
     AttemptError, BreakerConfig, BreakerPermit, Breakers, CircuitBreaker, RetryBudgetConfig,
@@ -101,9 +102,12 @@ impl Engine {
     /// the breaker admits it); `attempts` counts the provider calls made. On
     /// success the permit is handed back, to be given back when the call ends.
     /// An open breaker fails at once with [`ErrorKind::CircuitOpen`].
+    /// `fallback` is the candidate's place in the call's order (0: the first
+    /// choice), for the log lines that tell where the call went.
     pub(super) async fn call_candidate<T, F, Fut>(
         &self,
         candidate: &Candidate,
+        fallback: usize,
         deadline: Instant,
         attempts: &mut u32,
         mut op: F,
@@ -118,10 +122,12 @@ impl Engine {
             Err(open) => {
                 metrics::counter!("llm_provider_breaker_rejections_total", "provider" => candidate.provider.to_string())
                     .increment(1);
-                tracing::info!(provider = %candidate.provider, "router.circuit_open_skipped");
-                return Err(ProviderError::new(ErrorKind::CircuitOpen, open.to_string()));
+                let error = ProviderError::new(ErrorKind::CircuitOpen, open.to_string());
+                observe::candidate_failed(candidate, fallback, &error);
+                return Err(error);
             }
         };
+        observe::routed(candidate, fallback, *attempts + 1);
         let retry_budget = self
             .resilience
             .retry_budgets
@@ -131,7 +137,7 @@ impl Engine {
             budget: &retry_budget,
             deadline: Some(deadline),
         };
-        let (value, permit) = run_guarded(&breaker, permit, rules, |retry| {
+        let result = run_guarded(&breaker, permit, rules, |retry| {
             *attempts += 1;
             if retry > 0 {
                 metrics::counter!("llm_provider_retries_total", "provider" => candidate.provider.to_string())
@@ -140,7 +146,15 @@ impl Engine {
             }
             op()
         })
-        .await?;
-        Ok((value, Held { breaker, permit }))
+        .await;
+        match result {
+            Ok((value, permit)) => Ok((value, Held { breaker, permit })),
+            Err(error) => {
+                if error.kind().falls_over() {
+                    observe::candidate_failed(candidate, fallback, &error);
+                }
+                Err(error)
+            }
+        }
     }
 }

@@ -30,7 +30,7 @@ use crate::routing::{Candidate, Tier};
 pub enum EngineFrame {
     /// Who is answering (sent once a candidate produced its first content).
     Start {
-        request_id: String,
+        call_id: String,
         provider: Arc<str>,
         model: Arc<str>,
         served_tier: Option<Tier>,
@@ -95,7 +95,7 @@ impl Engine {
         let admission = self.admit_chat(&call, &mut resolved).await?;
         let deadline = self.deadline(call.deadline, started);
         let identity = CallIdentity {
-            request_id: &call.request_id,
+            call_id: &call.call_id,
             caller: &call.caller,
             operation: Operation::ChatStream,
             tier: resolved.tier,
@@ -105,10 +105,10 @@ impl Engine {
         let engine = Arc::clone(self);
         Ok(Box::pin(async_stream::stream! {
             let mut failures = Vec::new();
-            for candidate in &resolved.candidates {
+            for (fallback, candidate) in resolved.candidates.iter().enumerate() {
                 guard.current = Some(candidate.clone());
                 let attempt = engine
-                    .call_candidate(candidate, deadline, &mut guard.attempts, || {
+                    .call_candidate(candidate, fallback, deadline, &mut guard.attempts, || {
                         engine.attempt_stream_candidate(candidate, &call.request)
                     })
                     .await;
@@ -121,7 +121,6 @@ impl Engine {
                         let cost = engine.cost(candidate, usage);
                         let attempts = guard.attempts;
                         let latency = guard.finish(Some(candidate), usage, cost.clone(), CallOutcome::Succeeded);
-                        observe::call_succeeded(candidate, usage, &cost, attempts, latency);
                         yield EngineFrame::End { finish_reason: FinishReason::ContentFilter, usage, cost, attempts, latency };
                         return;
                     }
@@ -167,7 +166,7 @@ impl Engine {
             }
             let message = all_failed_message(&resolved.name, &failures);
             let cost = guard.zero_cost();
-            guard.fail();
+            guard.fail(&message);
             yield EngineFrame::Error {
                 failure: StreamFailure::AllProvidersFailed { message },
                 usage: TokenUsage::default(),
@@ -179,7 +178,7 @@ impl Engine {
 
 fn start_frame(call: &ChatCall, candidate: &Candidate, tier: Option<Tier>) -> EngineFrame {
     EngineFrame::Start {
-        request_id: call.request_id.clone(),
+        call_id: call.call_id.clone(),
         provider: Arc::clone(&candidate.provider),
         model: Arc::clone(&candidate.model),
         served_tier: tier,
@@ -250,6 +249,7 @@ impl Inflight {
                 let cost = self.guard.cost(&self.candidate, usage);
                 let duration = self.attempt_started.elapsed();
                 observe::attempt_succeeded(&self.span, &self.candidate, usage, &cost, duration);
+                observe::finish_reason(&self.span, finish_reason);
                 let attempts = self.guard.attempts;
                 let latency = self.guard.finish(
                     Some(&self.candidate),
@@ -257,7 +257,6 @@ impl Inflight {
                     cost.clone(),
                     CallOutcome::Succeeded,
                 );
-                observe::call_succeeded(&self.candidate, usage, &cost, attempts, latency);
                 Some(EngineFrame::End {
                     finish_reason,
                     usage,

@@ -239,7 +239,7 @@ impl CircuitBreaker {
                 }
                 inner.state = BreakerState::HalfOpen;
                 inner.generation += 1;
-                tracing::info!(provider = %shared.provider, "provider_breaker.half_opened");
+                tracing::info!(provider = %shared.provider, state = "HALF_OPEN", "circuit_breaker.provider_half_opened");
                 shared.publish(BreakerState::HalfOpen);
                 true
             }
@@ -354,7 +354,8 @@ impl Shared {
                         consecutive_failures = inner.consecutive_failures,
                         open_for_ms = inner.current_open_for.as_millis() as u64,
                         last_error = reason,
-                        "provider_breaker.opened"
+                        state = "OPEN",
+                        "circuit_breaker.provider_opened"
                     );
                 }
             }
@@ -364,7 +365,7 @@ impl Shared {
                 inner.consecutive_failures = 0;
                 inner.open_until = None;
                 inner.current_open_for = self.config.open_for;
-                tracing::info!(provider = %self.provider, "provider_breaker.closed");
+                tracing::info!(provider = %self.provider, state = "CLOSED", "circuit_breaker.provider_closed");
                 self.publish(BreakerState::Closed);
             }
             (BreakerState::HalfOpen, true, Err(reason)) => {
@@ -378,7 +379,8 @@ impl Shared {
                     provider = %self.provider,
                     open_for_ms = inner.current_open_for.as_millis() as u64,
                     last_error = reason,
-                    "provider_breaker.reopened"
+                    state = "OPEN",
+                    "circuit_breaker.provider_reopened"
                 );
             }
             // Open, or a non-probe permit while half-open: cannot happen within

@@ -224,7 +224,7 @@ async fn a_dropped_admission_is_released(backend: Backend) {
     }
 }
 
-async fn duplicate_request_ids_are_refused(backend: Backend) {
+async fn duplicate_call_ids_are_refused(backend: Backend) {
     let config = config();
     let env = env(backend, &config).await;
     let clock = ManualClock::new(utc("2026-11-10T12:00:00Z"));
@@ -411,7 +411,7 @@ on_both!(
     month_rolls_over_by_itself,
     a_reservation_never_settled_frees_after_the_ttl,
     a_dropped_admission_is_released,
-    duplicate_request_ids_are_refused,
+    duplicate_call_ids_are_refused,
     lost_state_is_rebuilt_from_the_ledger_before_any_admission,
     rebuild_failure_fails_closed,
     without_require_ledger_a_down_ledger_starts_the_month_from_zero,

@@ -300,7 +300,7 @@ async fn a_slice_admits_for_its_window_only(backend: Backend) {
     );
 }
 
-async fn a_reused_request_id_is_refused_in_flight_and_counted_after(backend: Backend) {
+async fn a_reused_call_id_is_refused_in_flight_and_counted_after(backend: Backend) {
     let config = config();
     let env = env(backend, &config).await;
     let b = breaker(&config, env.store.clone(), FakeLedger::new(), clock());
@@ -345,5 +345,5 @@ on_both!(
     calls_share_one_store_reservation_and_spend_is_exact,
     from_half_open_on_every_call_reserves_on_its_own,
     a_slice_admits_for_its_window_only,
-    a_reused_request_id_is_refused_in_flight_and_counted_after,
+    a_reused_call_id_is_refused_in_flight_and_counted_after,
 );

@@ -30,7 +30,7 @@ pub(super) fn reserve<'a>(
 ) -> ReserveRequest<'a> {
     ReserveRequest {
         period: p,
-        request_id: id,
+        call_id: id,
         amount,
         limit: usd("100"),
         block_at: usd("95"),
@@ -47,7 +47,7 @@ pub(super) fn settle<'a>(
 ) -> SettleRequest<'a> {
     SettleRequest {
         period: p,
-        request_id: id,
+        call_id: id,
         actual,
         epoch,
         release_only: false,
@@ -86,7 +86,7 @@ macro_rules! store_suite {
             }
 
             #[tokio::test]
-            async fn reserve_and_settle_are_idempotent_by_request_id() {
+            async fn reserve_and_settle_are_idempotent_by_call_id() {
                 let Some((store, _guard)) = $make.await else { return };
                 let p = period();
                 store.initialize(&p, Micros::ZERO, p.start, now()).await.unwrap();

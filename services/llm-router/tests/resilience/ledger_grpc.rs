@@ -43,16 +43,16 @@ impl UsageLedger for Svc {
             .records
             .into_iter()
             .map(|r| {
-                let result = match rows.get(&r.request_id) {
+                let result = match rows.get(&r.call_id) {
                     Some(existing) if *existing == r => pb::RecordResult::Duplicate,
                     Some(_) => pb::RecordResult::Rejected,
                     None => {
-                        rows.insert(r.request_id.clone(), r.clone());
+                        rows.insert(r.call_id.clone(), r.clone());
                         pb::RecordResult::Created
                     }
                 };
                 pb::RecordItemResult {
-                    request_id: r.request_id,
+                    call_id: r.call_id,
                     result: result as i32,
                     error: String::new(),
                 }
@@ -238,7 +238,7 @@ async fn ledger_stopped_under_load_then_restarted_every_record_once() {
         assert_eq!(
             rows.len(),
             n,
-            "every record exactly once (rows are keyed by request id)"
+            "every record exactly once (rows are keyed by call id)"
         );
         for i in 0..n {
             assert!(rows.contains_key(&format!("load-{i}")), "load-{i} missing");

@@ -101,10 +101,12 @@ async fn budget_transitions_rollover_and_reset_are_logged_once() {
     assert_eq!(alerts.len(), 1, "entering HALF_OPEN once");
     assert_eq!(alerts[0].level, tracing::Level::WARN);
     assert_eq!(alerts[0].fields["utilisation_bp"], "8000");
+    assert_eq!(alerts[0].fields["state"], "HALF_OPEN");
     let opened = capture.named("circuit_breaker.opened");
     assert_eq!(opened.len(), 1, "entering OPEN once");
     assert_eq!(opened[0].level, tracing::Level::ERROR);
     assert_eq!(opened[0].fields["spent_usd"], "95.000000");
+    assert_eq!(opened[0].fields["state"], "OPEN");
 
     let (_, _) = b.reset("ops@example.com", "new funds").await.unwrap();
     let audit = capture.named("audit");
@@ -156,19 +158,20 @@ async fn provider_breaker_transitions_have_distinct_events() {
         .lock()
         .iter()
         .map(|e| e.name().to_owned())
-        .filter(|n| n.starts_with("provider_breaker."))
+        .filter(|n| n.starts_with("circuit_breaker.provider_"))
         .collect();
     assert_eq!(
         names,
         vec![
-            "provider_breaker.opened",
-            "provider_breaker.half_opened",
-            "provider_breaker.reopened",
-            "provider_breaker.half_opened",
-            "provider_breaker.closed",
+            "circuit_breaker.provider_opened",
+            "circuit_breaker.provider_half_opened",
+            "circuit_breaker.provider_reopened",
+            "circuit_breaker.provider_half_opened",
+            "circuit_breaker.provider_closed",
         ]
     );
-    let opened = &capture.named("provider_breaker.opened")[0];
+    let opened = &capture.named("circuit_breaker.provider_opened")[0];
     assert_eq!(opened.level, tracing::Level::WARN);
     assert_eq!(opened.fields["provider"], "azure");
+    assert_eq!(opened.fields["state"], "OPEN");
 }

@@ -50,7 +50,7 @@ macro_rules! outbox_suite {
                     .await
                     .unwrap()
                     .into_iter()
-                    .map(|e| e.record.request_id)
+                    .map(|e| e.record.call_id)
                     .collect();
                 assert_eq!(left, vec!["req-1", "req-3", "req-4"]);
                 assert_eq!(outbox.depth().await.unwrap(), 3);
@@ -77,7 +77,7 @@ macro_rules! outbox_suite {
                     .await
                     .unwrap()
                     .into_iter()
-                    .map(|e| e.record.request_id)
+                    .map(|e| e.record.call_id)
                     .collect();
                 assert_eq!(ids, vec!["req-0", "req-2"]);
                 outbox
@@ -101,7 +101,7 @@ macro_rules! outbox_suite {
                     .await
                     .unwrap()
                     .into_iter()
-                    .map(|e| e.record.request_id)
+                    .map(|e| e.record.call_id)
                     .collect();
                 assert_eq!(ids, vec!["req-0", "req-1"]);
                 assert_eq!(outbox.rejected_count().await.unwrap(), 1);
@@ -203,5 +203,5 @@ async fn the_sqlite_outbox_survives_a_reopen() {
     }
     let outbox = SqliteOutbox::open(&path).await.unwrap();
     assert_eq!(outbox.depth().await.unwrap(), 4);
-    assert_eq!(outbox.peek(10).await.unwrap()[3].record.request_id, "req-3");
+    assert_eq!(outbox.peek(10).await.unwrap()[3].record.call_id, "req-3");
 }

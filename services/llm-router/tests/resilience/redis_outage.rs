@@ -167,7 +167,7 @@ async fn a_frozen_redis_times_out_and_a_settle_is_applied_once_after() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
     // The settle may or may not have reached the frozen server: either way it
-    // is applied exactly once (queued, then idempotent by request id).
+    // is applied exactly once (queued, then idempotent by call id).
     let _ = in_flight.settle(usd("4")).await;
     server.thaw();
 

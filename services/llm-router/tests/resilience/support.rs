@@ -42,7 +42,7 @@ pub async fn cluster_connection(cluster: &RedisCluster, timeout: Duration) -> Re
         .unwrap()
 }
 
-/// A ledger in memory with usage-accounting's rules: idempotent by request id,
+/// A ledger in memory with usage-accounting's rules: idempotent by call id,
 /// spend counted from the latest reset, and a switch to make it fail.
 #[derive(Default)]
 pub struct FakeLedger {
@@ -70,7 +70,7 @@ impl FakeLedger {
     /// What usage delivery does after a settle.
     pub fn insert(&self, record: UsageRecord) -> RecordAck {
         let mut records = self.records.lock();
-        match records.get(&record.request_id) {
+        match records.get(&record.call_id) {
             Some(existing) if *existing == record => {
                 self.duplicates.fetch_add(1, Ordering::SeqCst);
                 RecordAck::Duplicate
@@ -78,7 +78,7 @@ impl FakeLedger {
             Some(_) => RecordAck::Rejected("a different record under this id".into()),
             None => {
                 self.created.fetch_add(1, Ordering::SeqCst);
-                records.insert(record.request_id.clone(), record);
+                records.insert(record.call_id.clone(), record);
                 RecordAck::Created
             }
         }
@@ -153,9 +153,10 @@ impl UsageSink for FakeLedger {
     }
 }
 
-pub fn record(request_id: &str, cost: Micros, at: DateTime<Utc>) -> UsageRecord {
+pub fn record(call_id: &str, cost: Micros, at: DateTime<Utc>) -> UsageRecord {
     UsageRecord {
-        request_id: request_id.to_owned(),
+        call_id: call_id.to_owned(),
+        request_id: format!("rq-{call_id}"),
         created_at: at,
         provider: "azure".into(),
         model: "gpt-4o-mini".into(),
@@ -170,6 +171,7 @@ pub fn record(request_id: &str, cost: Micros, at: DateTime<Utc>) -> UsageRecord 
         outcome: UsageOutcome::Success,
         latency_ms: 321,
         operation: "chat".into(),
+        traceparent: String::new(),
     }
 }
 

@@ -254,7 +254,7 @@ async fn reset_budget_is_durable_a_later_rebuild_counts_only_spend_after_it() {
         .records()
         .await
         .iter()
-        .filter(|r| r.request_id.starts_with("after-"))
+        .filter(|r| r.call_id.starts_with("after-"))
         .map(|r| r.cost_micro_usd)
         .sum();
     assert!(after > 0);

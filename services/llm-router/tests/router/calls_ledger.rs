@@ -116,7 +116,7 @@ async fn every_call_leaves_exactly_one_ledger_row(backend: Backend) {
     // Embeddings.
     let embedded = client
         .embed(pb::EmbedRequest {
-            request_id: "e-1".into(),
+            call_id: "e-1".into(),
             inputs: vec!["hello".into()],
             ..Default::default()
         })
@@ -134,7 +134,7 @@ async fn every_call_leaves_exactly_one_ledger_row(backend: Backend) {
 
     // Nothing else, nothing twice; the budget agrees with the ledger.
     let rows = s.ledger.records().await;
-    let ids: BTreeSet<&str> = rows.iter().map(|r| r.request_id.as_str()).collect();
+    let ids: BTreeSet<&str> = rows.iter().map(|r| r.call_id.as_str()).collect();
     assert_eq!(rows.len(), 5, "{rows:?}");
     assert_eq!(ids, BTreeSet::from(["c-1", "e-1", "f-1", "s-1", "u-1"]));
     let ledger_total: i64 = rows.iter().map(|r| r.cost_micro_usd).sum();
@@ -202,7 +202,7 @@ async fn usage_accounting_stopped_under_load_loses_no_record(backend: Backend) {
     )
     .await;
     let rows = s.ledger.records().await;
-    let ids: BTreeSet<String> = rows.iter().map(|r| r.request_id.clone()).collect();
+    let ids: BTreeSet<String> = rows.iter().map(|r| r.call_id.clone()).collect();
     assert_eq!(
         rows.len(),
         calls.len(),
@@ -244,6 +244,39 @@ async fn records_waiting_at_shutdown_reach_the_ledger_through_the_next_router(ba
     drop(sim);
 }
 
+/// A direct gRPC caller's `x-request-id` is the request id of its calls'
+/// ledger rows (the call id stays the row's key); whatever id the call
+/// carried, the router echoes it and records the same.
+async fn a_direct_callers_request_id_is_on_its_ledger_rows(backend: Backend) {
+    let mut s = Stack::start(backend, &[]).await;
+    let client = &mut s.router.client;
+    // The request context is what the client interceptor sends as `x-request-id`.
+    service_kit::RequestContext::new("direct-request-1".into(), None)
+        .scope(client.complete(call("direct-1", pb::Tier::CostEffective, "Hello")))
+        .await
+        .unwrap();
+    let row = s.ledger.record("direct-1").await;
+    assert_eq!(
+        (row.call_id.as_str(), row.request_id.as_str()),
+        ("direct-1", "direct-request-1")
+    );
+
+    let answer = client
+        .complete(call("direct-2", pb::Tier::CostEffective, "Hello"))
+        .await
+        .unwrap();
+    let echoed = answer
+        .metadata()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let row = s.ledger.record("direct-2").await;
+    assert_eq!(row.request_id, echoed);
+    assert_ne!(row.request_id, row.call_id);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod redis {
@@ -257,6 +290,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     every_call_leaves_exactly_one_ledger_row,
+    a_direct_callers_request_id_is_on_its_ledger_rows,
     usage_accounting_stopped_under_load_loses_no_record,
     records_waiting_at_shutdown_reach_the_ledger_through_the_next_router,
 );

@@ -87,14 +87,14 @@ async fn sigterm_during_settlement_under_load_loses_no_settle_and_no_record() {
                 .records()
                 .await
                 .into_iter()
-                .map(|r| r.request_id)
+                .map(|r| r.call_id)
                 .collect();
             ids.len() >= expected && answered.is_subset(&ids)
         },
     )
     .await;
     let rows = ledger.records().await;
-    let ids: BTreeSet<String> = rows.iter().map(|r| r.request_id.clone()).collect();
+    let ids: BTreeSet<String> = rows.iter().map(|r| r.call_id.clone()).collect();
     assert_eq!(ids.len(), rows.len(), "no call recorded twice");
     assert!(ids.is_subset(&started), "no row for a call never made");
 

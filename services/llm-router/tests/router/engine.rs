@@ -50,13 +50,14 @@ fn engine(sim: &Simulator, recorder: &Arc<Recorder>) -> Engine {
 
 fn call(text: &str) -> ChatCall {
     ChatCall {
-        request_id: "req-1".into(),
+        call_id: "req-1".into(),
         target: Target::Tier(Tier::Sota),
         request: chat(text),
         caller: Caller {
             user_id: "learner-7".into(),
             session_id: "s-1".into(),
             service: "conversation".into(),
+            request_id: "rq-1".into(),
         },
         deadline: None,
     }
@@ -79,7 +80,8 @@ async fn every_call_leaves_one_record_with_its_cost() {
     let ok = &records[0];
     assert_eq!(ok.outcome, CallOutcome::Succeeded);
     assert_eq!(ok.operation, Operation::Chat);
-    assert_eq!(ok.request_id, "req-1");
+    assert_eq!(ok.call_id, "req-1");
+    assert_eq!(ok.caller.request_id, "rq-1");
     assert_eq!(ok.caller.user_id, "learner-7");
     assert_eq!(ok.usage, done.usage);
     assert_eq!(ok.cost, done.cost);

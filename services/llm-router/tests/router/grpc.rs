@@ -134,7 +134,7 @@ async fn complete_serves_the_sota_tier_from_the_primary_with_exact_cost() {
     assert_eq!(r.finish_reason, pb::FinishReason::Stop as i32);
     assert_eq!(r.served_tier, pb::Tier::Sota as i32);
     assert_eq!(r.attempts, 1);
-    assert!(!r.request_id.is_empty());
+    assert!(!r.call_id.is_empty());
     let usage = r.usage.unwrap();
     let expected = expected_usage(&chat("Hello there"), &reply);
     assert_eq!(
@@ -159,12 +159,12 @@ async fn complete_serves_the_sota_tier_from_the_primary_with_exact_cost() {
 async fn stream_complete_starts_with_the_provider_and_ends_with_usage() {
     let mut app = spawn_app(&[]).await;
     let mut req = request(pb::Tier::CostEffective, "Hello there");
-    req.request_id = "call-123".into();
+    req.call_id = "call-123".into();
     let frames = stream_frames(&mut app, req).await;
     let Some(Frame::Start(start)) = frames.first() else {
         panic!("{frames:?}")
     };
-    assert_eq!(start.request_id, "call-123");
+    assert_eq!(start.call_id, "call-123");
     assert_eq!(start.provider, "azure");
     assert_eq!(start.model, "gpt-4o-mini");
     assert_eq!(start.served_tier, pb::Tier::CostEffective as i32);

@@ -97,9 +97,9 @@ impl UsageAccounting {
     }
 
     /// Records written straight into the ledger (spend from before the router started).
-    pub async fn seed(&self, request_id: &str, cost_micro_usd: i64) {
+    pub async fn seed(&self, call_id: &str, cost_micro_usd: i64) {
         let record = usage_pb::UsageRecord {
-            request_id: request_id.into(),
+            call_id: call_id.into(),
             created_at: Some(now()),
             provider: "azure".into(),
             model: "gpt-4o".into(),
@@ -161,21 +161,21 @@ impl UsageAccounting {
         }
     }
 
-    /// The ledger's record of `request_id`, once delivered.
-    pub async fn record(&self, request_id: &str) -> usage_pb::UsageRecord {
+    /// The ledger's record of `call_id`, once delivered.
+    pub async fn record(&self, call_id: &str) -> usage_pb::UsageRecord {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(r) = self
                 .records()
                 .await
                 .into_iter()
-                .find(|r| r.request_id == request_id)
+                .find(|r| r.call_id == call_id)
             {
                 return r;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "no ledger record for {request_id}"
+                "no ledger record for {call_id}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -405,7 +405,7 @@ pub fn message(role: pb::Role, content: &str) -> pb::ChatMessage {
 /// A chat request with an id and a caller, so its ledger row can be found.
 pub fn call(id: &str, tier: pb::Tier, text: &str) -> pb::CompleteRequest {
     pb::CompleteRequest {
-        request_id: id.into(),
+        call_id: id.into(),
         tier: tier as i32,
         messages: vec![
             message(pb::Role::System, crate::support::SYSTEM),

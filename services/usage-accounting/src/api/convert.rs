@@ -10,7 +10,7 @@ use service_kit::{ErrorCode, ServiceError};
 pub fn draft(r: pb::UsageRecord) -> RecordDraft {
     RecordDraft {
         created_at: r.created_at.map(|t| (t.seconds, t.nanos)),
-        request_id: r.request_id,
+        call_id: r.call_id,
         provider: r.provider,
         model: r.model,
         input_tokens: r.input_tokens,
@@ -24,6 +24,7 @@ pub fn draft(r: pb::UsageRecord) -> RecordDraft {
         outcome: r.outcome,
         latency_ms: r.latency_ms,
         operation: r.operation,
+        request_id: r.request_id,
     }
 }
 
@@ -53,7 +54,7 @@ pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
 
 pub fn record(r: UsageRecord) -> pb::UsageRecord {
     pb::UsageRecord {
-        request_id: r.request_id.as_str().to_owned(),
+        call_id: r.call_id.as_str().to_owned(),
         created_at: Some(timestamp(r.created_at)),
         provider: r.provider,
         model: r.model,
@@ -68,6 +69,7 @@ pub fn record(r: UsageRecord) -> pb::UsageRecord {
         outcome: r.outcome.wire(),
         latency_ms: r.latency_ms.get(),
         operation: r.operation.as_str().to_owned(),
+        request_id: r.request_id,
     }
 }
 

@@ -69,7 +69,7 @@ impl UsageLedger for UsageLedgerApi {
                     ItemOutcome::Conflict(c) => c.to_string(),
                     ItemOutcome::Created | ItemOutcome::Duplicate => String::new(),
                 },
-                request_id: draft.request_id,
+                call_id: draft.call_id,
             })
             .collect();
         Ok(Response::new(pb::RecordUsageBatchResponse { results }))
@@ -116,6 +116,7 @@ impl UsageLedger for UsageLedgerApi {
             model: r.model,
             user_id: r.user_id,
             session_id: r.session_id,
+            request_id: r.request_id,
             page_size: r.page_size,
             page_token: r.page_token,
         };

@@ -1,6 +1,6 @@
 //! The ListUsage page token: an opaque position in the newest-first order.
 //!
-//! The list is ordered by `(created_at, request_id)` descending, a total
+//! The list is ordered by `(created_at, call_id)` descending, a total
 //! order over rows that never changes, and a page continues strictly after
 //! the last row returned. So rows that arrive while a client pages (newer
 //! ones, or late deliveries older than its position) never shift what it
@@ -19,16 +19,16 @@ const VERSION: &str = "v1";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageCursor {
     pub created_at: DateTime<Utc>,
-    pub request_id: String,
+    pub call_id: String,
     fingerprint: u32,
 }
 
 impl PageCursor {
     /// The position just after a returned row, for `query`.
-    pub fn after(created_at: DateTime<Utc>, request_id: &str, query: &ListQuery) -> Self {
+    pub fn after(created_at: DateTime<Utc>, call_id: &str, query: &ListQuery) -> Self {
         Self {
             created_at,
-            request_id: request_id.to_owned(),
+            call_id: call_id.to_owned(),
             fingerprint: fingerprint(query),
         }
     }
@@ -38,7 +38,7 @@ impl PageCursor {
             "{VERSION}.{}.{:08x}.{}",
             self.created_at.timestamp_micros(),
             self.fingerprint,
-            self.request_id
+            self.call_id
         );
         URL_SAFE_NO_PAD.encode(raw)
     }
@@ -49,7 +49,7 @@ impl PageCursor {
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
         let raw = String::from_utf8(bytes).map_err(|_| bad())?;
         let mut parts = raw.splitn(4, '.');
-        let (Some(VERSION), Some(micros), Some(print), Some(request_id)) =
+        let (Some(VERSION), Some(micros), Some(print), Some(call_id)) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(bad());
@@ -60,7 +60,7 @@ impl PageCursor {
             .and_then(DateTime::from_timestamp_micros)
             .ok_or_else(bad)?;
         let print = u32::from_str_radix(print, 16).map_err(|_| bad())?;
-        if print != fingerprint(query) || request_id.is_empty() {
+        if print != fingerprint(query) || call_id.is_empty() {
             return Err(ValidationError::new(
                 "page_token",
                 "was issued for a different period or filters",
@@ -68,7 +68,7 @@ impl PageCursor {
         }
         Ok(Self {
             created_at,
-            request_id: request_id.to_owned(),
+            call_id: call_id.to_owned(),
             fingerprint: print,
         })
     }
@@ -87,7 +87,9 @@ fn fingerprint(q: &ListQuery) -> u32 {
         q.session_id.clone(),
     ];
     let mut hasher = crc32fast::Hasher::new();
-    for field in fields {
+    // Only when set, so that tokens issued before the filter existed still continue.
+    let request_id = q.request_id.clone().map(|id| format!("request_id={id}"));
+    for field in fields.into_iter().chain(request_id.map(Some)) {
         // Length-prefixed so that ("ab", "") and ("a", "b") differ.
         match field {
             None => hasher.update(b"-"),

@@ -1,7 +1,7 @@
 //! Idempotent ingest: which records to store, and what each sender is told.
 //!
 //! A batch is validated record by record; the first valid record under each
-//! request id is the one offered to storage, which stores it only if the id
+//! call id is the one offered to storage, which stores it only if the id
 //! is new and otherwise hands back the row it already has. Every item is then
 //! judged against the row that stands for its id: the one just created, or the
 //! one found. Equal in every field → DUPLICATE; different → a conflict. So a
@@ -24,14 +24,14 @@ pub enum Stored {
     Retired,
 }
 
-/// A different record already stands under this request id.
+/// A different record already stands under this call id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "request id {request_id:?} is already recorded with a different {}",
+    "call id {call_id:?} is already recorded with a different {}",
     fields.join(", ")
 )]
 pub struct Conflict {
-    pub request_id: String,
+    pub call_id: String,
     /// The fields that differ (names only: never the values).
     pub fields: Vec<&'static str>,
 }
@@ -69,10 +69,10 @@ impl IngestPlan {
             .iter()
             .map(|draft| match draft.validate() {
                 Err(e) => Item::Invalid(e),
-                Ok(record) => match index_of.get(record.request_id.as_str()) {
+                Ok(record) => match index_of.get(record.call_id.as_str()) {
                     Some(&i) => Item::Repeat(i, record),
                     None => {
-                        index_of.insert(record.request_id.as_str().to_owned(), offered.len());
+                        index_of.insert(record.call_id.as_str().to_owned(), offered.len());
                         offered.push(record);
                         Item::Offered(offered.len() - 1)
                     }
@@ -82,7 +82,7 @@ impl IngestPlan {
         Self { offered, items }
     }
 
-    /// The records to offer storage: valid, one per request id.
+    /// The records to offer storage: valid, one per call id.
     pub fn offered(&self) -> &[UsageRecord] {
         &self.offered
     }
@@ -99,7 +99,7 @@ impl IngestPlan {
         };
         let judge = |record: &UsageRecord, row: Option<&UsageRecord>| match row {
             None => ItemOutcome::Invalid(ValidationError::new(
-                "request_id",
+                "call_id",
                 "was not stored (storage answered for fewer records than offered)",
             )),
             Some(row) => {
@@ -108,7 +108,7 @@ impl IngestPlan {
                     ItemOutcome::Duplicate
                 } else {
                     ItemOutcome::Conflict(Conflict {
-                        request_id: record.request_id.as_str().to_owned(),
+                        call_id: record.call_id.as_str().to_owned(),
                         fields,
                     })
                 }
@@ -138,7 +138,7 @@ mod tests {
 
     fn draft(id: &str, cost: i64) -> RecordDraft {
         RecordDraft {
-            request_id: id.into(),
+            call_id: id.into(),
             created_at: Some((1_740_000_000, 0)),
             provider: "azure".into(),
             model: "gpt-4o".into(),
@@ -167,7 +167,7 @@ mod tests {
         assert!(matches!(&out[1], ItemOutcome::Conflict(c) if c.fields == ["cost_micro_usd"]));
         assert_eq!(out[2], ItemOutcome::Duplicate);
         assert!(matches!(&out[3], ItemOutcome::Conflict(_)));
-        assert!(matches!(&out[4], ItemOutcome::Invalid(e) if e.field == "request_id"));
+        assert!(matches!(&out[4], ItemOutcome::Invalid(e) if e.field == "call_id"));
         assert!(matches!(&out[5], ItemOutcome::Conflict(_)));
     }
 

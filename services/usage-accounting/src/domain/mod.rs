@@ -1,5 +1,5 @@
 //! The ledger's rules, free of gRPC and SQL: what a valid usage record is,
-//! when a second record under a used request id is a duplicate and when a
+//! when a second record under a used call id is a duplicate and when a
 //! conflict, periods and calendar months, report shapes, and the opaque
 //! ListUsage cursor.
 
@@ -13,7 +13,7 @@ pub mod time;
 pub use cursor::PageCursor;
 pub use ingest::{Conflict, IngestPlan, ItemOutcome, Stored};
 pub use record::{
-    Count, MAX_BATCH, MicroUsd, Operation, Outcome, RecordDraft, RequestId, Tier, UsageRecord,
+    CallId, Count, MAX_BATCH, MicroUsd, Operation, Outcome, RecordDraft, Tier, UsageRecord,
 };
 pub use report::{GroupKey, ListDraft, ListQuery, Overflow, PageSize, Spend, Summary, SummaryRow};
 pub use reset::{BudgetReset, ResetDraft};

@@ -3,7 +3,7 @@
 //! Callers send a [`RecordDraft`] (the wire fields as they came); only
 //! [`RecordDraft::validate`] makes a [`UsageRecord`], and storage rebuilds
 //! stored rows through the same path, so every record in the system obeys the
-//! same rules. Two records under one request id are the same call only if
+//! same rules. Two records under one call id are the same call only if
 //! every field is equal ([`UsageRecord::differing_fields`]).
 
 use super::ValidationError;
@@ -22,7 +22,7 @@ const MIN_RECORD_SECONDS: i64 = 0;
 /// A record as it arrived, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordDraft {
-    pub request_id: String,
+    pub call_id: String,
     /// Seconds and nanos since the Unix epoch.
     pub created_at: Option<(i64, i32)>,
     pub provider: String,
@@ -39,13 +39,15 @@ pub struct RecordDraft {
     pub outcome: i32,
     pub latency_ms: u64,
     pub operation: String,
+    /// The caller's correlation id; empty when unknown.
+    pub request_id: String,
 }
 
 /// The unique id of one call: the idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RequestId(String);
+pub struct CallId(String);
 
-impl RequestId {
+impl CallId {
     pub fn parse(field: &str, raw: &str) -> Result<Self, ValidationError> {
         required_text(field, raw).map(|s| Self(s.to_owned()))
     }
@@ -55,7 +57,7 @@ impl RequestId {
     }
 }
 
-impl std::fmt::Display for RequestId {
+impl std::fmt::Display for CallId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
@@ -222,7 +224,7 @@ impl Operation {
 /// One LLM call in the ledger. Built only by [`RecordDraft::validate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRecord {
-    pub request_id: RequestId,
+    pub call_id: CallId,
     /// Microsecond precision, from 1970 on.
     pub created_at: DateTime<Utc>,
     pub provider: String,
@@ -238,6 +240,8 @@ pub struct UsageRecord {
     pub outcome: Outcome,
     pub latency_ms: Count,
     pub operation: Operation,
+    /// The caller's correlation id (`X-Request-ID`): many calls may share it.
+    pub request_id: String,
 }
 
 impl RecordDraft {
@@ -254,7 +258,7 @@ impl RecordDraft {
         }
         let created_at = truncate_micros(from_parts("created_at", seconds, nanos)?);
         Ok(UsageRecord {
-            request_id: RequestId::parse("request_id", &self.request_id)?,
+            call_id: CallId::parse("call_id", &self.call_id)?,
             created_at,
             provider: required_text("provider", &self.provider)?.to_owned(),
             model: required_text("model", &self.model)?.to_owned(),
@@ -269,6 +273,7 @@ impl RecordDraft {
             outcome: Outcome::from_wire("outcome", self.outcome)?,
             latency_ms: Count::new("latency_ms", self.latency_ms)?,
             operation: Operation::parse("operation", &self.operation)?,
+            request_id: optional_text("request_id", &self.request_id)?,
         })
     }
 }
@@ -278,7 +283,7 @@ impl UsageRecord {
     /// Empty: the same call; anything else under the same id is a conflict.
     pub fn differing_fields(&self, other: &UsageRecord) -> Vec<&'static str> {
         let checks = [
-            ("request_id", self.request_id == other.request_id),
+            ("call_id", self.call_id == other.call_id),
             ("created_at", self.created_at == other.created_at),
             ("provider", self.provider == other.provider),
             ("model", self.model == other.model),
@@ -296,6 +301,7 @@ impl UsageRecord {
             ("outcome", self.outcome == other.outcome),
             ("latency_ms", self.latency_ms == other.latency_ms),
             ("operation", self.operation == other.operation),
+            ("request_id", self.request_id == other.request_id),
         ];
         checks
             .into_iter()
@@ -307,7 +313,7 @@ impl UsageRecord {
     /// The record as a draft again (storage rebuilds rows through `validate`).
     pub fn to_draft(&self) -> RecordDraft {
         RecordDraft {
-            request_id: self.request_id.as_str().to_owned(),
+            call_id: self.call_id.as_str().to_owned(),
             created_at: Some((
                 self.created_at.timestamp(),
                 i32::try_from(self.created_at.timestamp_subsec_nanos()).unwrap_or(0),
@@ -325,6 +331,7 @@ impl UsageRecord {
             outcome: self.outcome.wire(),
             latency_ms: self.latency_ms.get(),
             operation: self.operation.as_str().to_owned(),
+            request_id: self.request_id.clone(),
         }
     }
 }
@@ -388,7 +395,7 @@ mod tests {
 
     pub(crate) fn draft() -> RecordDraft {
         RecordDraft {
-            request_id: "req-1".into(),
+            call_id: "req-1".into(),
             created_at: Some((1_740_000_000, 123_456_789)),
             provider: "azure".into(),
             model: "gpt-4o".into(),
@@ -413,7 +420,7 @@ mod tests {
     fn each_rule_names_its_field() {
         type Mutation = (fn(&mut RecordDraft), &'static str);
         let cases: Vec<Mutation> = vec![
-            (|d| d.request_id = " ".into(), "request_id"),
+            (|d| d.call_id = " ".into(), "call_id"),
             (|d| d.created_at = None, "created_at"),
             (|d| d.created_at = Some((-1, 0)), "created_at"),
             (|d| d.provider.clear(), "provider"),

@@ -157,6 +157,8 @@ pub struct ListQuery {
     pub model: Option<String>,
     pub user_id: Option<String>,
     pub session_id: Option<String>,
+    /// The caller's correlation id (many calls may share it).
+    pub request_id: Option<String>,
     pub page_size: PageSize,
     /// Continue strictly after this position.
     pub after: Option<PageCursor>,
@@ -171,6 +173,7 @@ pub struct ListDraft {
     pub model: String,
     pub user_id: String,
     pub session_id: String,
+    pub request_id: String,
     pub page_size: u32,
     pub page_token: String,
 }
@@ -183,6 +186,7 @@ impl ListDraft {
             model: checked_filter("model", &self.model)?,
             user_id: checked_filter("user_id", &self.user_id)?,
             session_id: checked_filter("session_id", &self.session_id)?,
+            request_id: checked_filter("request_id", &self.request_id)?,
             page_size: PageSize::new(self.page_size)?,
             after: None,
         };

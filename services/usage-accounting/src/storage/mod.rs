@@ -57,8 +57,8 @@ pub trait LedgerStore: Send + Sync + 'static {
     /// A round trip to the database (readiness).
     async fn ping(&self) -> Result<()>;
 
-    /// Stores, atomically, each record whose request id is in neither the
-    /// ledger nor its archive. `records` have distinct request ids. Returns
+    /// Stores, atomically, each record whose call id is in neither the
+    /// ledger nor its archive. `records` have distinct call ids. Returns
     /// one [`Stored`] per record, in order; never overwrites a row.
     async fn insert_new(&self, records: &[UsageRecord]) -> Result<Vec<Stored>>;
 
@@ -109,7 +109,7 @@ pub fn open(database: &Database, max_connections: u32) -> Result<DynStore> {
 /// A stored row back into a record, through the same validation as input: a
 /// row that fails it is reported, never passed on.
 pub(crate) fn rebuild(draft: RecordDraft) -> Result<UsageRecord> {
-    let id = draft.request_id.clone();
+    let id = draft.call_id.clone();
     draft
         .validate()
         .map_err(|e| StorageError::Internal(format!("stored record {id:?} is invalid: {e}")))

@@ -3,7 +3,7 @@
 //!
 //! Inserts are one `INSERT … SELECT FROM UNNEST(arrays) … ON CONFLICT DO
 //! NOTHING` statement, whatever the batch size: atomic, one round trip, one
-//! prepared statement. Records are offered sorted by request id, so
+//! prepared statement. Records are offered sorted by call id, so
 //! concurrent batches sharing ids take their index locks in the same order and
 //! cannot deadlock each other.
 
@@ -23,42 +23,42 @@ use std::collections::{HashMap, HashSet};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-// The id claims its row in api_usage_request_ids first (the ledger is
+// The id claims its row in api_usage_call_ids first (the ledger is
 // partitioned by month, so its own keys cannot be unique by id alone); only
 // the records whose claim succeeded are written, in the same statement.
 const INSERT: &str = "WITH t AS (SELECT * FROM UNNEST($1::text[], $2::timestamptz[], \
      $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[], $8::text[], $9::text[], \
-     $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::text[]) \
-     AS t(request_id, created_at, api_provider, model_name, input_tokens, output_tokens, \
+     $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::text[], $16::text[]) \
+     AS t(call_id, created_at, api_provider, model_name, input_tokens, output_tokens, \
      cost_micro_usd, price_version, user_id, session_id, calling_service, tier, outcome, \
-     latency_ms, operation)), \
-     claimed AS (INSERT INTO api_usage_request_ids (request_id, created_at) \
-     SELECT request_id, created_at FROM t ON CONFLICT (request_id) DO NOTHING \
-     RETURNING request_id) \
-     INSERT INTO api_usage_log (request_id, created_at, api_provider, model_name, input_tokens, \
+     latency_ms, operation, request_id)), \
+     claimed AS (INSERT INTO api_usage_call_ids (call_id, created_at) \
+     SELECT call_id, created_at FROM t ON CONFLICT (call_id) DO NOTHING \
+     RETURNING call_id) \
+     INSERT INTO api_usage_log (call_id, created_at, api_provider, model_name, input_tokens, \
      output_tokens, cost_micro_usd, price_version, user_id, session_id, calling_service, tier, \
-     outcome, latency_ms, operation) \
-     SELECT t.* FROM t JOIN claimed USING (request_id) \
-     RETURNING request_id";
+     outcome, latency_ms, operation, request_id) \
+     SELECT t.* FROM t JOIN claimed USING (call_id) \
+     RETURNING call_id";
 
 // A stored id's row, found through its created_at (partition pruning and the
-// (created_at, request_id) index), in the ledger or the archive. An id with
+// (created_at, call_id) index), in the ledger or the archive. An id with
 // neither was in a month retention deleted.
-const EXISTING: &str = "SELECT d.request_id AS claimed_id, u.request_id, u.created_at, \
+const EXISTING: &str = "SELECT d.call_id AS claimed_id, u.call_id, u.created_at, \
      u.api_provider, u.model_name, u.input_tokens, u.output_tokens, u.cost_micro_usd, \
      u.price_version, u.user_id, u.session_id, u.calling_service, u.tier, u.outcome, \
-     u.latency_ms, u.operation \
-     FROM api_usage_request_ids d \
+     u.latency_ms, u.operation, u.request_id \
+     FROM api_usage_call_ids d \
      LEFT JOIN LATERAL (SELECT * FROM api_usage_log l \
-       WHERE l.created_at = d.created_at AND l.request_id = d.request_id \
+       WHERE l.created_at = d.created_at AND l.call_id = d.call_id \
        UNION ALL SELECT * FROM api_usage_log_archive a \
-       WHERE a.created_at = d.created_at AND a.request_id = d.request_id LIMIT 1) u ON TRUE \
-     WHERE d.request_id = ANY($1)";
+       WHERE a.created_at = d.created_at AND a.call_id = d.call_id LIMIT 1) u ON TRUE \
+     WHERE d.call_id = ANY($1)";
 
 const SPEND: &str = "WITH r AS (SELECT GREATEST($1::timestamptz, MAX(reset_at)) AS from_ts \
      FROM budget_resets WHERE reset_at >= $1 AND reset_at < $2) \
      SELECT r.from_ts, COALESCE(SUM(u.cost_micro_usd), 0)::BIGINT AS spent, \
-     COUNT(u.request_id) AS n FROM r LEFT JOIN api_usage_log u \
+     COUNT(u.call_id) AS n FROM r LEFT JOIN api_usage_log u \
      ON u.created_at >= r.from_ts AND u.created_at < $2 GROUP BY r.from_ts";
 
 /// Deadlocks and serialisation failures are retried this many times.
@@ -85,7 +85,7 @@ impl PostgresStore {
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("claimed_id")?;
-                let found: Option<String> = row.try_get("request_id")?;
+                let found: Option<String> = row.try_get("call_id")?;
                 let stored = match found {
                     Some(_) => Some(record(row)?),
                     None => None,
@@ -140,13 +140,14 @@ struct Columns {
     outcomes: Vec<String>,
     latency: Vec<i64>,
     operations: Vec<String>,
+    request_ids: Vec<String>,
 }
 
 impl Columns {
     fn of(records: &[&UsageRecord]) -> Self {
         let mut c = Self::default();
         for r in records {
-            c.ids.push(r.request_id.as_str().to_owned());
+            c.ids.push(r.call_id.as_str().to_owned());
             c.created.push(r.created_at);
             c.providers.push(r.provider.clone());
             c.models.push(r.model.clone());
@@ -161,6 +162,7 @@ impl Columns {
             c.outcomes.push(r.outcome.as_str().to_owned());
             c.latency.push(r.latency_ms.as_i64());
             c.operations.push(r.operation.as_str().to_owned());
+            c.request_ids.push(r.request_id.clone());
         }
         c
     }
@@ -182,6 +184,7 @@ impl Columns {
             .bind(&self.outcomes)
             .bind(&self.latency)
             .bind(&self.operations)
+            .bind(&self.request_ids)
             .fetch_all(pool)
             .await
     }
@@ -226,7 +229,7 @@ impl LedgerStore for PostgresStore {
             return Ok(Vec::new());
         }
         let mut sorted: Vec<&UsageRecord> = records.iter().collect();
-        sorted.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+        sorted.sort_by(|a, b| a.call_id.cmp(&b.call_id));
         let columns = Columns::of(&sorted);
         let created = self.insert_claimed(&columns).await?;
         let missing: Vec<String> = columns
@@ -297,6 +300,7 @@ impl LedgerStore for PostgresStore {
             ("model_name", &query.model),
             ("user_id", &query.user_id),
             ("session_id", &query.session_id),
+            ("request_id", &query.request_id),
         ] {
             if let Some(v) = value {
                 qb.push(format_args!(" AND {column} = "))
@@ -304,13 +308,13 @@ impl LedgerStore for PostgresStore {
             }
         }
         if let Some(after) = &query.after {
-            qb.push(" AND (created_at, request_id) < (")
+            qb.push(" AND (created_at, call_id) < (")
                 .push_bind(after.created_at)
                 .push(", ")
-                .push_bind(after.request_id.clone())
+                .push_bind(after.call_id.clone())
                 .push(")");
         }
-        qb.push(" ORDER BY created_at DESC, request_id DESC LIMIT ")
+        qb.push(" ORDER BY created_at DESC, call_id DESC LIMIT ")
             .push_bind(i64::from(limit));
         let rows = qb.build().fetch_all(&self.pool).await?;
         rows.iter().map(record).collect()

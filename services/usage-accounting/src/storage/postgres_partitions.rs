@@ -120,9 +120,9 @@ pub async fn retire(
 }
 
 /// The columns a ledger row carries (the generated cost in USD excluded).
-const COLUMNS: &str = "request_id, created_at, api_provider, model_name, input_tokens, \
+const COLUMNS: &str = "call_id, created_at, api_provider, model_name, input_tokens, \
      output_tokens, cost_micro_usd, price_version, user_id, session_id, calling_service, tier, \
-     outcome, latency_ms, operation, recorded_at";
+     outcome, latency_ms, operation, request_id, recorded_at";
 
 async fn count(pool: &PgPool, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Retired> {
     let row = sqlx::query(

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::collections::{HashMap, HashSet};
 
-pub(super) const COLUMNS: &str = "request_id, created_at, api_provider, model_name, \
+pub(super) const COLUMNS: &str = "call_id, created_at, api_provider, model_name, \
      input_tokens, output_tokens, cost_micro_usd, price_version, user_id, session_id, \
-     calling_service, tier, outcome, latency_ms, operation";
+     calling_service, tier, outcome, latency_ms, operation, request_id";
 
 pub(super) fn record<R>(row: &R, created_at: DateTime<Utc>) -> Result<UsageRecord>
 where
@@ -22,7 +22,7 @@ where
 {
     let outcome: String = row.try_get("outcome")?;
     rebuild(RecordDraft {
-        request_id: row.try_get("request_id")?,
+        call_id: row.try_get("call_id")?,
         created_at: Some((
             created_at.timestamp(),
             i32::try_from(created_at.timestamp_subsec_nanos()).unwrap_or(0),
@@ -40,6 +40,7 @@ where
         outcome: Outcome::from_name(&outcome).map_or(0, Outcome::wire),
         latency_ms: to_u64(row.try_get("latency_ms")?, "latency_ms")?,
         operation: row.try_get("operation")?,
+        request_id: row.try_get("request_id")?,
     })
 }
 
@@ -75,7 +76,7 @@ pub(super) fn stored_in_order(
     records
         .iter()
         .map(|r| {
-            let id = r.request_id.as_str();
+            let id = r.call_id.as_str();
             if created.contains(id) {
                 return Ok(Stored::Created);
             }
@@ -83,7 +84,7 @@ pub(super) fn stored_in_order(
                 Some(Some(row)) => Ok(Stored::Existing(Box::new(row))),
                 Some(None) => Ok(Stored::Retired),
                 None => Err(StorageError::Internal(format!(
-                    "request id {id:?} neither stored nor found"
+                    "call id {id:?} neither stored nor found"
                 ))),
             }
         })

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Records per INSERT statement: 16 binds each stays far below SQLite's
+/// Records per INSERT statement: 17 binds each stays far below SQLite's
 /// 32766-parameter limit.
 const CHUNK: usize = 500;
 
@@ -103,7 +103,7 @@ impl LedgerStore for SqliteStore {
                 "INSERT INTO api_usage_log ({COLUMNS}, recorded_at) SELECT * FROM ("
             ));
             qb.push_values(chunk, |mut row, r| {
-                row.push_bind(r.request_id.as_str().to_owned())
+                row.push_bind(r.call_id.as_str().to_owned())
                     .push_bind(micros(r.created_at))
                     .push_bind(r.provider.clone())
                     .push_bind(r.model.clone())
@@ -118,27 +118,28 @@ impl LedgerStore for SqliteStore {
                     .push_bind(r.outcome.as_str())
                     .push_bind(r.latency_ms.as_i64())
                     .push_bind(r.operation.as_str())
+                    .push_bind(r.request_id.clone())
                     .push_bind(now);
             });
             // VALUES columns are named column1, column2, …; column1 is the id.
             qb.push(
                 ") AS t WHERE NOT EXISTS (SELECT 1 FROM api_usage_log_archive a \
-                 WHERE a.request_id = t.column1) \
-                 ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
+                 WHERE a.call_id = t.column1) \
+                 ON CONFLICT (call_id) DO NOTHING RETURNING call_id",
             );
             let ids: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
             created.extend(ids);
         }
         let missing: Vec<&str> = records
             .iter()
-            .map(|r| r.request_id.as_str())
+            .map(|r| r.call_id.as_str())
             .filter(|id| !created.contains(*id))
             .collect();
         let mut existing: HashMap<String, Option<UsageRecord>> = HashMap::new();
         for chunk in missing.chunks(CHUNK) {
             for table in ["api_usage_log", "api_usage_log_archive"] {
                 let mut qb = QueryBuilder::<Sqlite>::new(format!(
-                    "SELECT {COLUMNS} FROM {table} WHERE request_id IN ("
+                    "SELECT {COLUMNS} FROM {table} WHERE call_id IN ("
                 ));
                 let mut ids = qb.separated(", ");
                 for id in chunk {
@@ -147,7 +148,7 @@ impl LedgerStore for SqliteStore {
                 qb.push(")");
                 for row in qb.build().fetch_all(&mut *tx).await? {
                     let r = record(&row)?;
-                    existing.insert(r.request_id.as_str().to_owned(), Some(r));
+                    existing.insert(r.call_id.as_str().to_owned(), Some(r));
                 }
             }
         }
@@ -160,7 +161,7 @@ impl LedgerStore for SqliteStore {
             "WITH r AS (SELECT max($1, COALESCE(MAX(reset_at), $1)) AS from_ts \
              FROM budget_resets WHERE reset_at >= $1 AND reset_at < $2) \
              SELECT r.from_ts AS from_ts, COALESCE(SUM(u.cost_micro_usd), 0) AS spent, \
-             COUNT(u.request_id) AS n FROM r LEFT JOIN api_usage_log u \
+             COUNT(u.call_id) AS n FROM r LEFT JOIN api_usage_log u \
              ON u.created_at >= r.from_ts AND u.created_at < $2 GROUP BY r.from_ts",
         )
         .bind(micros(period.start))
@@ -217,6 +218,7 @@ impl LedgerStore for SqliteStore {
             ("model_name", &query.model),
             ("user_id", &query.user_id),
             ("session_id", &query.session_id),
+            ("request_id", &query.request_id),
         ] {
             if let Some(v) = value {
                 qb.push(format_args!(" AND {column} = "))
@@ -224,13 +226,13 @@ impl LedgerStore for SqliteStore {
             }
         }
         if let Some(after) = &query.after {
-            qb.push(" AND (created_at, request_id) < (")
+            qb.push(" AND (created_at, call_id) < (")
                 .push_bind(micros(after.created_at))
                 .push(", ")
-                .push_bind(after.request_id.clone())
+                .push_bind(after.call_id.clone())
                 .push(")");
         }
-        qb.push(" ORDER BY created_at DESC, request_id DESC LIMIT ")
+        qb.push(" ORDER BY created_at DESC, call_id DESC LIMIT ")
             .push_bind(i64::from(limit));
         let rows = qb.build().fetch_all(&self.pool).await?;
         rows.iter().map(record).collect()
@@ -302,14 +304,15 @@ impl LedgerStore for SqliteStore {
         }
         if action == RetentionAction::Archive {
             sqlx::query(
-                "INSERT INTO api_usage_log_archive (request_id, created_at, api_provider, \
+                "INSERT INTO api_usage_log_archive (call_id, created_at, api_provider, \
                  model_name, input_tokens, output_tokens, cost_micro_usd, price_version, user_id, \
                  session_id, calling_service, tier, outcome, latency_ms, operation, recorded_at, \
-                 archived_at) SELECT request_id, created_at, api_provider, model_name, \
+                 request_id, archived_at) SELECT call_id, created_at, api_provider, model_name, \
                  input_tokens, output_tokens, cost_micro_usd, price_version, user_id, session_id, \
-                 calling_service, tier, outcome, latency_ms, operation, recorded_at, $3 \
+                 calling_service, tier, outcome, latency_ms, operation, recorded_at, request_id, \
+                 $3 \
                  FROM api_usage_log WHERE created_at >= $1 AND created_at < $2 \
-                 ON CONFLICT (request_id) DO NOTHING",
+                 ON CONFLICT (call_id) DO NOTHING",
             )
             .bind(start)
             .bind(end)

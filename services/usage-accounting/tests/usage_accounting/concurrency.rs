@@ -70,10 +70,10 @@ async fn replay(t: TestLedger) {
                     rest = tail;
                     if let [one] = chunk {
                         let outcome = ledger.record(one.clone()).await.unwrap();
-                        results.push((one.request_id.clone(), outcome));
+                        results.push((one.call_id.clone(), outcome));
                     } else {
                         let outcomes = ledger.record_batch(chunk).await.unwrap();
-                        results.extend(chunk.iter().map(|r| r.request_id.clone()).zip(outcomes));
+                        results.extend(chunk.iter().map(|r| r.call_id.clone()).zip(outcomes));
                     }
                 }
                 results

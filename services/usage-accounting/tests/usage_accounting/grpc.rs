@@ -18,7 +18,7 @@ fn ts(s: &str) -> Option<prost_types::Timestamp> {
 
 fn record(id: &str, cost: i64) -> pb::UsageRecord {
     pb::UsageRecord {
-        request_id: id.into(),
+        call_id: id.into(),
         created_at: ts("2025-06-03T10:15:00Z"),
         provider: "azure".into(),
         model: "gpt-4o".into(),
@@ -33,6 +33,7 @@ fn record(id: &str, cost: i64) -> pb::UsageRecord {
         outcome: pb::Outcome::Success as i32,
         latency_ms: 830,
         operation: "chat".into(),
+        request_id: format!("caller-{id}"),
     }
 }
 
@@ -91,7 +92,7 @@ async fn exercise(service: &Service) {
         ),
         (no_outcome, "record.outcome: required"),
         (bad_time, "record.created_at: nanos -3"),
-        (record("", 1), "record.request_id: required"),
+        (record("", 1), "record.call_id: required"),
     ] {
         let e = client.record_usage(send(r)).await.unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument);
@@ -126,7 +127,7 @@ async fn exercise(service: &Service) {
         .results;
     let results: Vec<_> = batch
         .iter()
-        .map(|r| (r.request_id.as_str(), r.result()))
+        .map(|r| (r.call_id.as_str(), r.result()))
         .collect();
     assert_eq!(
         results,
@@ -143,7 +144,7 @@ async fn exercise(service: &Service) {
         "{}",
         batch[1].error
     );
-    assert_eq!(batch[3].error, "request_id: required");
+    assert_eq!(batch[3].error, "call_id: required");
     let too_big = client
         .record_usage_batch(pb::RecordUsageBatchRequest {
             records: (0..1001).map(|i| record(&format!("x{i}"), 1)).collect(),
@@ -218,7 +219,7 @@ async fn exercise(service: &Service) {
         .unwrap()
         .into_inner();
     assert_eq!(page.records.len(), 1);
-    assert_eq!(page.records[0].request_id, "req-1");
+    assert_eq!(page.records[0].call_id, "req-1");
     assert_eq!(page.records[0], record("req-1", 4_150));
     let rest = client
         .list_usage(pb::ListUsageRequest {
@@ -230,6 +231,20 @@ async fn exercise(service: &Service) {
         .into_inner();
     assert_eq!(rest.records.len(), 1);
     assert!(rest.next_page_token.is_empty());
+    let one_request = client
+        .list_usage(pb::ListUsageRequest {
+            request_id: "caller-req-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<_> = one_request
+        .records
+        .iter()
+        .map(|r| r.call_id.as_str())
+        .collect();
+    assert_eq!(ids, ["req-1"]);
     let e = client
         .list_usage(pb::ListUsageRequest {
             page_token: "garbage".into(),
@@ -462,10 +477,13 @@ async fn the_binary_serves_and_exports_metrics() {
     }
     let logs = child.json_logs();
     let event = |name: &str| logs.iter().find(|v| v["event"] == name).cloned();
-    let recorded = event("usage.recorded").expect("usage.recorded at debug");
-    assert_eq!(recorded["record_request_id"], "m-1");
+    let recorded = event("usage.recorded").expect("usage.recorded");
+    assert_eq!(recorded["level"], "INFO");
+    assert_eq!(recorded["call_id"], "m-1");
+    // The record's own request id, not the id of the delivery that carried it.
+    assert_eq!(recorded["request_id"], "caller-m-1");
     let conflict = event("usage.conflict").expect("usage.conflict");
-    assert_eq!(conflict["level"], "warning");
+    assert_eq!(conflict["level"], "WARNING");
     assert_eq!(conflict["fields"], "cost_micro_usd");
     assert!(dir.path().join("a/b/usage.db").exists());
 }

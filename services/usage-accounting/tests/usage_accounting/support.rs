@@ -82,7 +82,7 @@ pub fn wire(t: DateTime<Utc>) -> Option<(i64, i32)> {
 /// A valid record.
 pub fn rec(id: &str, created_at: DateTime<Utc>, provider: &str, cost: i64) -> RecordDraft {
     RecordDraft {
-        request_id: id.into(),
+        call_id: id.into(),
         created_at: wire(created_at),
         provider: provider.into(),
         model: format!("{provider}-model"),
@@ -97,6 +97,7 @@ pub fn rec(id: &str, created_at: DateTime<Utc>, provider: &str, cost: i64) -> Re
         outcome: 1,
         latency_ms: 420,
         operation: "chat".into(),
+        request_id: format!("rq-{id}"),
     }
 }
 

@@ -18,7 +18,8 @@ pub struct BudgetDto {
     pub reserved_usd: String,
     /// spent / limit in basis points (10000 = 100%).
     pub utilisation_bp: u32,
-    /// `closed` (normal), `half_open` (alerting) or `open` (blocking).
+    /// `CLOSED` (normal), `HALF_OPEN` (alerting) or `OPEN` (blocking),
+    /// spelled as the manuals, the router's logs and its audit lines spell it.
     pub state: &'static str,
     pub period_start: Option<String>,
     pub next_reset: Option<String>,
@@ -33,10 +34,10 @@ pub struct BudgetDto {
 impl From<router::Budget> for BudgetDto {
     fn from(b: router::Budget) -> Self {
         let state = match b.state() {
-            router::BudgetState::Closed => "closed",
-            router::BudgetState::HalfOpen => "half_open",
-            router::BudgetState::Open => "open",
-            router::BudgetState::Unspecified => "unspecified",
+            router::BudgetState::Closed => "CLOSED",
+            router::BudgetState::HalfOpen => "HALF_OPEN",
+            router::BudgetState::Open => "OPEN",
+            router::BudgetState::Unspecified => "UNSPECIFIED",
         };
         Self {
             limit_usd: usd(b.limit_micro_usd),
@@ -181,6 +182,8 @@ pub struct UsageFilterQuery {
     pub model: Option<String>,
     pub user_id: Option<String>,
     pub session_id: Option<String>,
+    /// The caller's `X-Request-ID`: every LLM call made for that request.
+    pub request_id: Option<String>,
     /// 1 to 500 (default 50; 0 also means the default).
     #[param(maximum = 500)]
     pub page_size: Option<u32>,
@@ -229,7 +232,11 @@ pub struct UsageSummaryReply {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageRecordDto {
-    pub request_id: String,
+    /// The call's own id (the ledger's idempotency key).
+    pub call_id: String,
+    /// The `X-Request-ID` of the request the call was made for (absent on
+    /// records from before it was kept).
+    pub request_id: Option<String>,
     pub created_at: Option<String>,
     pub provider: String,
     pub model: String,
@@ -262,7 +269,8 @@ impl From<usage::UsageRecord> for UsageRecordDto {
             created_at: rfc3339(r.created_at.as_ref()),
             cost_usd: usd(r.cost_micro_usd),
             outcome,
-            request_id: r.request_id,
+            call_id: r.call_id,
+            request_id: non_empty(r.request_id),
             provider: r.provider,
             model: r.model,
             input_tokens: r.input_tokens,

@@ -96,8 +96,8 @@ pub struct MessageDto {
     pub cost_usd: String,
     pub provider: Option<String>,
     pub model: Option<String>,
-    /// The router request id of a tutor reply.
-    pub request_id: Option<String>,
+    /// The router call id of a tutor reply (its usage record's key).
+    pub call_id: Option<String>,
     pub created_at: Option<String>,
     pub client_message_id: Option<String>,
 }
@@ -129,7 +129,7 @@ impl From<pb::Message> for MessageDto {
             cost_usd: usd(m.cost_micro_usd),
             provider: non_empty(m.provider),
             model: non_empty(m.model),
-            request_id: non_empty(m.request_id),
+            call_id: non_empty(m.call_id),
             client_message_id: non_empty(m.client_message_id),
         }
     }

@@ -94,7 +94,7 @@ async fn stream(
     };
     let start = start.unwrap_or_default();
     let chunks = Chunks {
-        id: format!("chatcmpl-{}", start.request_id),
+        id: format!("chatcmpl-{}", start.call_id),
         model: start.model,
         created: unix_now(),
         include_usage,

@@ -207,7 +207,8 @@ impl ChatCompletionRequest {
             .collect::<Result<_, _>>()?;
         let (tier, model) = tier_or_model(&self.model)?;
         Ok(pb::CompleteRequest {
-            request_id: String::new(),
+            // The router makes the call id; the request id travels as metadata.
+            call_id: String::new(),
             tier: tier as i32,
             model,
             messages,
@@ -352,7 +353,7 @@ pub struct ChatCompletion {
 impl ChatCompletion {
     pub fn from_proto(r: pb::CompleteResponse, created: i64) -> Self {
         Self {
-            id: format!("chatcmpl-{}", r.request_id),
+            id: format!("chatcmpl-{}", r.call_id),
             object: "chat.completion",
             created,
             usage: UsageDto::from(r.usage.as_ref()),

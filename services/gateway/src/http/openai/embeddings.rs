@@ -50,7 +50,7 @@ pub(crate) async fn embeddings(
         .backends
         .router()
         .embed(state.backends.unary(pb::EmbedRequest {
-            request_id: String::new(),
+            call_id: String::new(),
             model: body.model,
             inputs,
             dimensions: body.dimensions.unwrap_or(0),

@@ -18,7 +18,7 @@ struct PeriodState {
     reserved: i64,
     window_start: DateTime<Utc>,
     epoch: String,
-    /// request id → (amount, expires at)
+    /// call id → (amount, expires at)
     reservations: HashMap<String, (i64, DateTime<Utc>)>,
     /// Expiry order of reservations (entries may be stale; checked on pop).
     expiry_queue: VecDeque<(DateTime<Utc>, String)>,
@@ -135,10 +135,10 @@ impl BudgetStore for MemoryBudgetStore {
         };
         p.sweep(req.now);
         let (spent, reserved) = (Micros(p.spent), Micros(p.reserved));
-        if p.settled.contains(req.request_id) {
+        if p.settled.contains(req.call_id) {
             return Ok(ReserveOutcome::AlreadySettled { spent, reserved });
         }
-        if p.reservations.contains_key(req.request_id) {
+        if p.reservations.contains_key(req.call_id) {
             return Ok(ReserveOutcome::AlreadyReserved { spent, reserved });
         }
         if spent >= req.block_at {
@@ -151,9 +151,8 @@ impl BudgetStore for MemoryBudgetStore {
         }
         let expires = Self::after(req.now, self.ttls.reservation);
         p.reservations
-            .insert(req.request_id.to_owned(), (req.amount.0, expires));
-        p.expiry_queue
-            .push_back((expires, req.request_id.to_owned()));
+            .insert(req.call_id.to_owned(), (req.amount.0, expires));
+        p.expiry_queue.push_back((expires, req.call_id.to_owned()));
         p.reserved += req.amount.0;
         Ok(ReserveOutcome::Admitted {
             spent,
@@ -170,7 +169,7 @@ impl BudgetStore for MemoryBudgetStore {
         p.sweep(req.now);
         let had = match req.slice {
             Some(part) => p.release_part(part.id, part.amount.0),
-            None => p.release(req.request_id),
+            None => p.release(req.call_id),
         };
         let (spent, reserved) = (Micros(p.spent), Micros(p.reserved));
         if req.release_only {
@@ -180,15 +179,15 @@ impl BudgetStore for MemoryBudgetStore {
                 had_reservation: had,
             });
         }
-        let duplicate = p.settled.contains(req.request_id);
+        let duplicate = p.settled.contains(req.call_id);
         if duplicate && req.slice.is_none() && !had {
             return Ok(SettleOutcome::AlreadySettled { spent, reserved });
         }
         if !duplicate {
-            p.settled.insert(req.request_id.to_owned());
+            p.settled.insert(req.call_id.to_owned());
             p.settled_queue.push_back((
                 Self::after(req.now, self.ttls.tombstone),
-                req.request_id.to_owned(),
+                req.call_id.to_owned(),
             ));
         }
         if req.epoch.is_some_and(|e| e != p.epoch) {

@@ -5,7 +5,7 @@
 //! - A period's state exists only once initialised (from the ledger); until
 //!   then every reserve and settle answers `NeedsRebuild`: an empty store is
 //!   never read as "nothing spent".
-//! - `reserve` first frees expired reservations, is idempotent by request id,
+//! - `reserve` first frees expired reservations, is idempotent by call id,
 //!   and admits only when `spent < block_at` and `spent + reserved + amount ≤ limit`,
 //!   atomically, so concurrent callers on any number of replicas cannot
 //!   overshoot the limit.
@@ -17,7 +17,7 @@
 //!   `budget::slices`): a call admitted from it releases its own worst case
 //!   from the slice when it settles (`SettleRequest::slice`). A settle that
 //!   releases budget held for it (its own reservation or its slice part) and
-//!   finds its request id already settled is a second real call under a reused
+//!   finds its call id already settled is a second real call under a reused
 //!   id: its cost is added too (`SettleOutcome::Duplicate`), never dropped.
 
 pub mod memory;
@@ -43,7 +43,7 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct ReserveRequest<'a> {
     pub period: &'a Period,
-    pub request_id: &'a str,
+    pub call_id: &'a str,
     pub amount: Micros,
     pub limit: Micros,
     /// The spend at which the period is OPEN (see `Thresholds::block_at`).
@@ -59,9 +59,9 @@ pub enum ReserveOutcome {
         reserved: Micros,
         epoch: String,
     },
-    /// This request id already holds a reservation.
+    /// This call id already holds a reservation.
     AlreadyReserved { spent: Micros, reserved: Micros },
-    /// This request id was already settled or released.
+    /// This call id was already settled or released.
     AlreadySettled { spent: Micros, reserved: Micros },
     /// The worst case does not fit under the limit.
     WouldExceed { spent: Micros, reserved: Micros },
@@ -74,13 +74,13 @@ pub enum ReserveOutcome {
 #[derive(Debug, Clone)]
 pub struct SettleRequest<'a> {
     pub period: &'a Period,
-    pub request_id: &'a str,
+    pub call_id: &'a str,
     pub actual: Micros,
     /// `Some`: add the cost only if the state still has this epoch.
     pub epoch: Option<&'a str>,
     /// Only free the reservation if one is held: no spend, no tombstone (the
     /// clean-up after a reserve whose answer was lost; the caller may retry
-    /// the same request id).
+    /// the same call id).
     pub release_only: bool,
     /// The call was admitted from this slice: release its part of the slice
     /// instead of a reservation of its own.
@@ -109,7 +109,7 @@ pub enum SettleOutcome {
         spent: Micros,
         reserved: Micros,
     },
-    /// The request id was already settled by another call that also reached
+    /// The call id was already settled by another call that also reached
     /// a provider (a reused id): this call's cost was added as well.
     Duplicate {
         spent: Micros,
@@ -137,13 +137,13 @@ pub struct StoreSnapshot {
 pub struct StoreTtls {
     /// An unsettled reservation frees itself after this.
     pub reservation: Duration,
-    /// How long a settled request id is remembered (duplicate protection).
+    /// How long a settled call id is remembered (duplicate protection).
     pub tombstone: Duration,
 }
 
 impl StoreTtls {
     /// Tombstones outlive reservations threefold, so a late duplicate of a
-    /// reserve or settle still finds its request id settled.
+    /// reserve or settle still finds its call id settled.
     pub fn for_reservation_ttl(reservation: Duration) -> Self {
         Self {
             reservation,

@@ -105,8 +105,8 @@ impl Shared {
         format!("{}:reclaim", self.tag(period))
     }
 
-    pub(super) fn done_key(&self, period: &Period, request_id: &str) -> String {
-        format!("{}:done:{request_id}", self.tag(period))
+    pub(super) fn done_key(&self, period: &Period, call_id: &str) -> String {
+        format!("{}:done:{call_id}", self.tag(period))
     }
 
     fn expire_at(period: &Period) -> String {
@@ -191,10 +191,10 @@ impl BudgetStore for RedisBudgetStore {
                     k.state,
                     k.resv,
                     k.resv_exp,
-                    self.shared.done_key(req.period, req.request_id),
+                    self.shared.done_key(req.period, req.call_id),
                 ],
                 vec![
-                    req.request_id.to_owned(),
+                    req.call_id.to_owned(),
                     req.amount.0.to_string(),
                     req.limit.0.to_string(),
                     req.block_at.0.to_string(),
@@ -239,7 +239,7 @@ impl BudgetStore for RedisBudgetStore {
         let (reply, answer) = oneshot::channel();
         let job = SettleJob {
             period: req.period.clone(),
-            request_id: req.request_id.to_owned(),
+            call_id: req.call_id.to_owned(),
             actual: req.actual,
             epoch: req.epoch.map(str::to_owned),
             release_only: req.release_only,

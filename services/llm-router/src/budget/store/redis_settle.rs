@@ -21,7 +21,7 @@ const MAX_BATCH: usize = 128;
 
 pub(super) struct SettleJob {
     pub period: Period,
-    pub request_id: String,
+    pub call_id: String,
     pub actual: Micros,
     pub epoch: Option<String>,
     pub release_only: bool,
@@ -65,9 +65,9 @@ async fn settle_period(shared: &Shared, jobs: Vec<SettleJob>) {
     let mut args = Vec::with_capacity(2 + 6 * jobs.len());
     args.extend([millis(now).to_string(), ms(shared.ttls.tombstone)]);
     for job in &jobs {
-        keys.push(shared.done_key(&period, &job.request_id));
+        keys.push(shared.done_key(&period, &job.call_id));
         args.extend([
-            job.request_id.clone(),
+            job.call_id.clone(),
             job.actual.0.to_string(),
             job.epoch.clone().unwrap_or_default(),
             if job.release_only { "1" } else { "0" }.to_owned(),

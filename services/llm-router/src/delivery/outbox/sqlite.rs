@@ -36,6 +36,8 @@ impl SqliteOutbox {
             .connect_with(options)
             .await
             .map_err(err)?;
+        // `request_id` holds the call id: the column keeps the name it was
+        // created with, since existing outbox files are reopened as they are.
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS usage_outbox (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -101,7 +103,7 @@ impl Outbox for SqliteOutbox {
         let mut tx = self.pool.begin().await.map_err(err)?;
         for record in records {
             sqlx::query("INSERT INTO usage_outbox (request_id, payload) VALUES (?, ?)")
-                .bind(&record.request_id)
+                .bind(&record.call_id)
                 .bind(record.to_json())
                 .execute(&mut *tx)
                 .await

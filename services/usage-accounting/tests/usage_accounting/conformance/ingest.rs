@@ -59,7 +59,7 @@ pub(super) async fn a_different_record_under_a_used_id_is_a_conflict(t: &TestLed
 
 pub(super) async fn invalid_records_are_rejected_naming_the_field(t: &TestLedger) {
     let cases: Vec<Mutation> = vec![
-        (|d| d.request_id.clear(), "record.request_id"),
+        (|d| d.call_id.clear(), "record.call_id"),
         (|d| d.provider = "  ".into(), "record.provider"),
         (|d| d.model.clear(), "record.model"),
         (|d| d.created_at = None, "record.created_at"),
@@ -139,7 +139,7 @@ pub(super) async fn batches_answer_each_record(t: &TestLedger) {
     assert_eq!(out[0], ItemOutcome::Created);
     assert_eq!(out[1], ItemOutcome::Duplicate);
     assert!(matches!(&out[2], ItemOutcome::Conflict(c) if c.fields == ["cost_micro_usd"]));
-    assert!(matches!(&out[3], ItemOutcome::Invalid(e) if e.field == "request_id"));
+    assert!(matches!(&out[3], ItemOutcome::Invalid(e) if e.field == "call_id"));
     assert_eq!(out[4], ItemOutcome::Duplicate);
     assert!(matches!(&out[5], ItemOutcome::Conflict(_)));
     assert_eq!(out[6], ItemOutcome::Created);

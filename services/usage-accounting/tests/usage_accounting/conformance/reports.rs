@@ -208,7 +208,7 @@ pub(super) async fn list_pages_are_stable_while_records_arrive(t: &TestLedger) {
         })
         .collect();
     t.ledger.record_batch(&initial).await.unwrap();
-    let mut expected: Vec<_> = initial.iter().map(|r| r.request_id.clone()).collect();
+    let mut expected: Vec<_> = initial.iter().map(|r| r.call_id.clone()).collect();
     expected.sort_by_key(|id| {
         let i: i64 = id[1..].parse().unwrap();
         std::cmp::Reverse((i / 3, id.clone()))
@@ -228,11 +228,7 @@ pub(super) async fn list_pages_are_stable_while_records_arrive(t: &TestLedger) {
             .await
             .unwrap();
         assert!(page.records.len() <= 7);
-        seen.extend(
-            page.records
-                .iter()
-                .map(|r| r.request_id.as_str().to_owned()),
-        );
+        seen.extend(page.records.iter().map(|r| r.call_id.as_str().to_owned()));
         pages += 1;
         // Records arrive between pages: newer ones, and late ones at the
         // very position of the cursor and before it.
@@ -267,14 +263,16 @@ pub(super) async fn list_filters_and_bad_tokens(t: &TestLedger) {
     a.session_id = "s-a".into();
     let mut b = rec("b", when + Duration::seconds(1), "anthropic", 2);
     b.user_id = "learner-2".into();
-    let c = rec("c", at("2025-03-10T00:00:00Z"), "azure", 3);
+    let mut c = rec("c", at("2025-03-10T00:00:00Z"), "azure", 3);
+    // One caller request, two calls.
+    c.request_id = "rq-a".into();
     t.ledger.record_batch(&[a, b, c]).await.unwrap();
 
     let ids = |draft: ListDraft| async move {
         let page = t.ledger.list(&draft).await.unwrap();
         page.records
             .into_iter()
-            .map(|r| r.request_id.as_str().to_owned())
+            .map(|r| r.call_id.as_str().to_owned())
             .collect::<Vec<_>>()
     };
     assert_eq!(ids(ListDraft::default()).await, ["c", "b", "a"]);
@@ -287,6 +285,8 @@ pub(super) async fn list_filters_and_bad_tokens(t: &TestLedger) {
     assert_eq!(ids(by(|d| d.model = "anthropic-model".into())).await, ["b"]);
     assert_eq!(ids(by(|d| d.user_id = "learner-2".into())).await, ["b"]);
     assert_eq!(ids(by(|d| d.session_id = "s-a".into())).await, ["a"]);
+    assert_eq!(ids(by(|d| d.request_id = "rq-a".into())).await, ["c", "a"]);
+    assert_eq!(ids(by(|d| d.request_id = "rq-b".into())).await, ["b"]);
     assert_eq!(
         ids(by(|d| d.end = Some(at("2025-03-01T00:00:00Z")))).await,
         ["b", "a"]

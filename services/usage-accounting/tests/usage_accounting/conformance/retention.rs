@@ -54,7 +54,7 @@ pub(super) async fn retention_archives_whole_old_months(t: &TestLedger) {
     let left: Vec<_> = list_all(t)
         .await
         .iter()
-        .map(|r| r.request_id.as_str().to_owned())
+        .map(|r| r.call_id.as_str().to_owned())
         .collect();
     assert_eq!(
         left,

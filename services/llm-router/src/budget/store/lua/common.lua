@@ -1,8 +1,8 @@
 -- Shared by every budget script. Keys of one period share a hash tag, so each
 -- script runs on one node, Redis Cluster included:
 --   state     hash: spent, reserved (integer micro-USD), window (ms), epoch
---   resv      hash: request id -> reserved amount
---   resv_exp  zset: request id -> expiry (ms)
+--   resv      hash: call id -> reserved amount
+--   resv_exp  zset: call id -> expiry (ms)
 -- Amounts stay below 2^53, so Lua's doubles hold them exactly; amounts are
 -- written back from the original strings or with HINCRBY, never via tostring.
 

@@ -1,5 +1,5 @@
 -- KEYS: state, resv, resv_exp, done (this request's tombstone)
--- ARGV: request id, amount, limit, block_at, now ms, expires ms, keys expire at ms
+-- ARGV: call id, amount, limit, block_at, now ms, expires ms, keys expire at ms
 local state, resv, resv_exp, done = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, amount = ARGV[1], tonumber(ARGV[2])
 local limit, block_at, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])

@@ -1,8 +1,8 @@
 -- Settles a batch of calls of one period in one round trip.
 -- KEYS: state, resv, resv_exp, then each call's tombstone (done) key
--- ARGV: now ms, tombstone ttl ms, then per call: request id, actual,
+-- ARGV: now ms, tombstone ttl ms, then per call: call id, actual,
 --       expected epoch ('' = any), release only ('1': free what the call
---       holds; no spend, no tombstone, so the caller may retry the request id),
+--       holds; no spend, no tombstone, so the caller may retry the call id),
 --       slice id ('' = the call holds a reservation of its own), slice part
 -- Returns one reply per call, in order.
 local state, resv, resv_exp = KEYS[1], KEYS[2], KEYS[3]
