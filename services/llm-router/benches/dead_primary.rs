@@ -8,6 +8,8 @@
 //! runs (default 5).
 //!
 //! `cargo bench -p llm-router --bench dead_primary` (also run by `make bench`).
+// A benchmark reports on stdout and fails loudly, like a test.
+#![allow(clippy::expect_used, clippy::print_stdout)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
