@@ -51,13 +51,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Each service gets one runtime worker, as in the Kubernetes manifests (a 500m
+# Development mode (FLUENTEDGE_DEV=1: the public development service keys, loopback only), as
+# `make run`. Each service gets one runtime worker, as in the Kubernetes manifests (a 500m
 # CPU limit makes `available_parallelism` one): on a 2-core machine also running
 # the load generator, the simulator, Redis and PostgreSQL, more workers than
 # cores only add cross-thread wake-ups.
 start() { # name, env...
   local name=$1; shift
-  env LOG_LEVEL=WARNING LOG_FORMAT=json METRICS_ADDR=off WORKER_THREADS=1 "$@" "$bin/$name" >"$work/$name.log" 2>&1 &
+  env FLUENTEDGE_DEV=1 LOG_LEVEL=WARNING LOG_FORMAT=json METRICS_ADDR=off WORKER_THREADS=1 "$@" "$bin/$name" >"$work/$name.log" 2>&1 &
   pids+=($!)
   eval "pid_${name//-/_}=$!"
 }
@@ -104,7 +105,7 @@ if ! curl -sf http://127.0.0.1:18000/ready >/dev/null; then
   exit 1
 fi
 
-token=$("$bin/gateway" token --sub bench-user)
+token=$(FLUENTEDGE_DEV=1 "$bin/gateway" token --sub bench-user)
 body='{"model":"cost_effective","messages":[{"role":"user","content":"Hello, can we practise ordering food?"}],"max_tokens":32}'
 direct_body='{"messages":[{"role":"user","content":"Hello, can we practise ordering food?"}],"max_tokens":32}'
 GW=(-H "Authorization: Bearer $token" -H 'content-type: application/json' -d "$body" -m POST http://127.0.0.1:18000/v1/chat/completions)
@@ -130,7 +131,7 @@ pct() { # json file, percentile key
 rps() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('%.0f' % d['summary']['requestsPerSec'])" "$1"; }
 ok() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['summary']['successRate'])" "$1"; }
 count() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(sum(d['statusCodeDistribution'].values()))" "$1"; }
-div() { python3 -c "print('%.3f' % ($1 / max($2, 1e-9)))"; }
+div() { python3 -c "print('%.2f' % ($1 / $2) if $2 > 0 else 'n/a')"; }
 sub() { python3 -c "print('%.3f' % ($1 - $2))"; }
 
 NGX=(-H 'api-key: sim' -H 'content-type: application/json' -d "$direct_body" -m POST \
