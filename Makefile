@@ -33,8 +33,9 @@ proto: ## regenerate proto/src/gen after editing a .proto (protoc comes from the
 token: ## print a development JWT for `make run`'s suite (ROLE=admin for an admin; INTERNAL=1: a gRPC service token for grpcurl)
 	@FLUENTEDGE_DEV=$${FLUENTEDGE_DEV-1} $(CARGO) run -q -p gateway -- token --role $(ROLE) $(if $(INTERNAL),--internal) $(if $(AS),--as $(AS)) $(if $(SUB),--sub $(SUB))
 
-bench: ## the gateway + router overhead benchmark (PostgreSQL + Redis on loopback), see docs/BENCHMARKS.md
+bench: ## the gateway + router overhead beside nginx (PostgreSQL + Redis on loopback), the dead-primary failover figure, see docs/BENCHMARKS.md
 	@scripts/bench.sh
+	$(CARGO) bench -p llm-router --bench dead_primary
 	@scripts/bench-web.sh
 
 bench-web: ## the web app alone: learner bundle size (gzip) and first SSE byte → first token painted

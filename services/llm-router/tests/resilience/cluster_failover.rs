@@ -22,6 +22,9 @@ use tokio::time::Instant;
 
 const CALLERS: usize = 300;
 const CALLS_EACH: usize = 8;
+/// A caller still refused by an unavailable store after this fails the test
+/// (the routers never followed the new topology) instead of hanging it.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 /// The primary is killed once this many calls have been answered.
 const KILL_AFTER: u64 = (CALLERS * CALLS_EACH / 3) as u64;
 
@@ -135,6 +138,7 @@ async fn a_primary_killed_under_load_loses_nothing_and_never_overspends() {
     });
 
     let seen = Arc::new(Seen::default());
+    let started = Instant::now();
     let settled_total = Arc::new(AtomicU64::new(0));
     let mut callers = Vec::new();
     for c in 0..CALLERS {
@@ -176,6 +180,10 @@ async fn a_primary_killed_under_load_loses_nothing_and_never_overspends() {
                         }
                         Err(e) => {
                             seen.error(&e);
+                            assert!(
+                                started.elapsed() < GIVE_UP_AFTER,
+                                "{id}: the store still failed after {GIVE_UP_AFTER:?}: {e}"
+                            );
                             tokio::time::sleep(Duration::from_millis(50)).await;
                         }
                     }
