@@ -8,9 +8,6 @@
 //! runs (default 5).
 //!
 //! `cargo bench -p llm-router --bench dead_primary` (also run by `make bench`).
-// A benchmark reports on stdout and fails loudly, like a test.
-#![allow(clippy::expect_used, clippy::print_stdout)]
-
 // A benchmark binary: setup failures panic, the figures go to stdout, and its
 // workers are awaited before it ends (no shutdown to cut them).
 #![allow(clippy::expect_used, clippy::print_stdout, clippy::disallowed_methods)]
