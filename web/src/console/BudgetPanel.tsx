@@ -43,7 +43,7 @@ export function BudgetPanel({ admin, tick, onLoaded }: { admin: AdminApi; tick: 
   if (error && !budget) return <Notice kind="error" action={<button type="button" onClick={reload}>Try again</button>}>{operatorError(error)}</Notice>;
   if (!budget) return <p className="muted" aria-busy="true">Loading the budget…</p>;
 
-  const state = STATE_TEXT[budget.state] ?? STATE_TEXT.unspecified;
+  const state = STATE_TEXT[budget.state] ?? STATE_TEXT.UNSPECIFIED;
   const limit = Math.max(1, budget.limit_micro_usd);
   const spentPct = Math.min(100, (budget.spent_micro_usd / limit) * 100);
   const reservedPct = Math.min(100 - spentPct, (budget.reserved_micro_usd / limit) * 100);
