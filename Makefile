@@ -4,6 +4,8 @@ CARGO ?= cargo
 
 .PHONY: help run test test-web lint fmt proto build bench bench-web token clean
 ROLE ?= learner
+# AS= (the issuer of an INTERNAL token) shares its name with make's built-in
+# assembler variable, so it counts only when the caller sets it.
 
 help: ## this list
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -31,7 +33,7 @@ proto: ## regenerate proto/src/gen after editing a .proto (protoc comes from the
 	PROTO_BLESS=1 $(CARGO) test -p fluentedge-proto --test codegen
 
 token: ## print a development JWT for `make run`'s suite (ROLE=admin for an admin; INTERNAL=1: a gRPC service token for grpcurl)
-	@FLUENTEDGE_DEV=$${FLUENTEDGE_DEV-1} $(CARGO) run -q -p gateway -- token --role $(ROLE) $(if $(INTERNAL),--internal) $(if $(AS),--as $(AS)) $(if $(SUB),--sub $(SUB))
+	@FLUENTEDGE_DEV=$${FLUENTEDGE_DEV-1} $(CARGO) run -q -p gateway -- token --role $(ROLE) $(if $(INTERNAL),--internal) $(if $(filter-out default,$(origin AS)),--as $(AS)) $(if $(SUB),--sub $(SUB))
 
 bench: ## the gateway + router overhead beside nginx (PostgreSQL + Redis on loopback), the dead-primary failover figure, see docs/BENCHMARKS.md
 	@scripts/bench.sh

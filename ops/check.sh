@@ -114,6 +114,7 @@ check "backup/restore test (local PostgreSQL, scratch Redis)" ops/test-backup-re
 check "backup/restore test (the embedded SQLite files of make run)" ops/test-sqlite-backup-restore.sh
 check "metrics: promtool check metrics, process_*, content type on all four services" \
   ops/metrics-check.sh
+check "make token: every README form prints a JWT" ops/token-check.sh
 check "API contract: schemathesis, every check, against /openapi.json on the running suite" \
   ops/api-check.sh
 
