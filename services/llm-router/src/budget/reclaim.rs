@@ -1,9 +1,11 @@
 //! Idle slices handed back on demand. A call that does not fit while slices
 //! may hold budget (on any replica) does not refuse yet: its replica gives
 //! its own slice back and asks every replica, through the store, to give
-//! theirs back and hold none for [`RECLAIM_HOLD`]; each replica looks for
-//! such a request every [`RECLAIM_POLL`], off the request path
-//! ([`watch_reclaims`]). The call asks again for up to [`RECLAIM_WAIT`].
+//! theirs back and hold none for [`RECLAIM_HOLD`]; each replica holding
+//! slice budget looks for such a request every [`RECLAIM_WATCH`], off the
+//! request path ([`watch_reclaims`]); one holding none asks nothing of the
+//! store, so an idle replica costs Redis nothing. The call asks again every
+//! [`RECLAIM_POLL`] for up to [`RECLAIM_WAIT`].
 
 use super::bounded::BoundedStore;
 use super::breaker::BudgetBreaker;
@@ -17,8 +19,13 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a call that does not fit waits for idle slices to come back.
 pub(super) const RECLAIM_WAIT: Duration = Duration::from_millis(500);
-/// How often it asks again meanwhile, and how often replicas look for a reclaim.
-pub const RECLAIM_POLL: Duration = Duration::from_millis(20);
+/// How often it asks again meanwhile.
+pub(super) const RECLAIM_POLL: Duration = Duration::from_millis(20);
+/// How often replicas look for a reclaim: well inside [`RECLAIM_WAIT`] (so a
+/// waiting call sees the budget come back) and [`RECLAIM_HOLD`] (so a replica
+/// that opens a slice meanwhile still sees the request), yet ten lookups a
+/// second rather than fifty.
+pub const RECLAIM_WATCH: Duration = Duration::from_millis(100);
 /// How long replicas hold no slice after a reclaim.
 const RECLAIM_HOLD: Duration = Duration::from_secs(1);
 
@@ -43,7 +50,7 @@ impl Reclaimer {
 
     /// Gives this replica's slice back if another replica asked for it.
     pub(super) async fn answer(&self, slices: &Slices, period: &Period) -> bool {
-        if !slices.enabled() {
+        if !slices.enabled() || !slices.holds_budget() {
             return false;
         }
         let asked = matches!(self.store.reclaim_requested(period).await, Ok(true));
@@ -67,7 +74,7 @@ pub async fn watch_reclaims(budget: Arc<BudgetBreaker>, cancel: CancellationToke
         }
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(RECLAIM_POLL) => {}
+            _ = tokio::time::sleep(RECLAIM_WATCH) => {}
         }
     }
 }

@@ -109,6 +109,16 @@ impl Slices {
         self.size != Micros::ZERO
     }
 
+    /// Whether this replica holds slice budget that another call could use
+    /// (what a reclaim would give back).
+    pub(super) fn holds_budget(&self) -> bool {
+        self.state
+            .lock()
+            .current
+            .as_ref()
+            .is_some_and(|slice| slice.free > Micros::ZERO)
+    }
+
     /// Whether a call of this worst case may come out of a slice at all.
     pub(super) fn can_serve(&self, worst_case: Micros) -> bool {
         self.size != Micros::ZERO && worst_case <= self.size
