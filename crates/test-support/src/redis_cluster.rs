@@ -62,6 +62,9 @@ pub fn cluster_skipped() -> bool {
     true
 }
 
+/// How many times a cluster start is tried on fresh ports.
+const START_ATTEMPTS: u32 = 3;
+
 /// A port the OS just had free on loopback.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -78,6 +81,26 @@ impl RedisCluster {
         if cluster_skipped() {
             return None;
         }
+        // Ports are picked free and then bound by redis-server: in between,
+        // another test's process can take one. Such a start is tried again
+        // on other ports rather than failing the test.
+        let mut attempt = 1;
+        loop {
+            match Self::try_start().await {
+                Ok(cluster) => return Some(cluster),
+                Err(e) => {
+                    assert!(
+                        attempt < START_ATTEMPTS,
+                        "the Redis Cluster did not start: {e}"
+                    );
+                    eprintln!("Redis Cluster start {attempt} failed ({e}); again on other ports");
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn try_start() -> Result<RedisCluster, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut nodes = Vec::new();
         for _ in 0..PRIMARIES * 2 {
@@ -107,9 +130,20 @@ impl RedisCluster {
                 child: Some(child),
             });
         }
-        let cluster = RedisCluster { nodes, _dir: dir };
+        let mut cluster = RedisCluster { nodes, _dir: dir };
         for node in &cluster.nodes {
-            wait_listening(node.port).await;
+            wait_listening(node.port).await?;
+        }
+        // A node that lost its port exits; its port may answer for someone else.
+        for node in &mut cluster.nodes {
+            if let Some(child) = node.child.as_mut()
+                && !matches!(child.try_wait(), Ok(None))
+            {
+                return Err(format!(
+                    "redis-server on {} exited (port taken?)",
+                    node.port
+                ));
+            }
         }
         let addrs: Vec<String> = cluster
             .nodes
@@ -123,13 +157,14 @@ impl RedisCluster {
             .args(["--cluster-replicas", "1", "--cluster-yes"])
             .output()
             .expect("redis-cli --cluster create");
-        assert!(
-            out.status.success(),
-            "redis-cli --cluster create failed: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        if !out.status.success() {
+            return Err(format!(
+                "redis-cli --cluster create failed: {}",
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
         cluster.wait_healthy(Duration::from_secs(30)).await;
-        Some(cluster)
+        Ok(cluster)
     }
 
     /// The URL the router takes in `REDIS_URL` (every node listed as a seed).
@@ -252,18 +287,18 @@ impl Drop for RedisCluster {
     }
 }
 
-async fn wait_listening(port: u16) {
+async fn wait_listening(port: u16) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .is_err()
     {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "redis-server on {port} did not start"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("redis-server on {port} did not start"));
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    Ok(())
 }
 
 /// One command through redis-cli (output as text; empty when the node is gone).
