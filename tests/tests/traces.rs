@@ -4,7 +4,8 @@
 //! the gateway, conversation and the router; the usage record's delivery is
 //! linked to it; each provider request is a CLIENT span whose context and
 //! request id the vendor receives; attribute types are the semantic conventions' (integers for
-//! status codes and token counts); a failed provider attempt has ERROR status.
+//! status codes and token counts); a failed provider attempt has ERROR status;
+//! an answer's vendor id is the attempt's `gen_ai.response.id`, streamed or not.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod suite;
@@ -319,4 +320,40 @@ async fn one_request_is_one_trace_and_its_usage_record_is_linked_to_it() {
         attr(&recorded.span, "rpc.method"),
         Some(&Attr::StringValue("RecordUsageBatch".into()))
     );
+
+    // The answer's vendor id is the attempt's, unary or streamed (the id of
+    // a stream comes in its chunks).
+    for (stream, trace_id) in [
+        (false, "5bf92f3577b34da6a3ce929d0e0e4737"),
+        (true, "6bf92f3577b34da6a3ce929d0e0e4738"),
+    ] {
+        let chat = json!({"model": "cost_effective", "stream": stream,
+            "messages": [{"role": "user", "content": "Hi!"}]});
+        let (status, body) = suite
+            .post_with(
+                "trace-id",
+                "/v1/chat/completions",
+                chat,
+                &[("traceparent", &format!("00-{trace_id}-00f067aa0ba902b7-01"))],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let attempt = collector
+            .wait_for("the attempt", |r| {
+                hex(&r.span.trace_id) == trace_id && r.span.name == "provider.attempt"
+            })
+            .await;
+        assert_eq!(
+            attr(&attempt.span, "gen_ai.system"),
+            Some(&Attr::StringValue("az.ai.openai".into()))
+        );
+        assert!(
+            matches!(
+                attr(&attempt.span, "gen_ai.response.id"),
+                Some(Attr::StringValue(id)) if id.starts_with("chatcmpl-")
+            ),
+            "stream: {stream}: {:?}",
+            attempt.span.attributes
+        );
+    }
 }

@@ -93,3 +93,28 @@ pub fn record_failure(span: &Span, reason: &'static str) {
     span.record("error.type", reason);
     span.record("otel.status_code", "ERROR");
 }
+
+/// The vendor's id for its answer (`gen_ai.response.id`), recorded on the
+/// span the provider is called in: the caller's attempt span declares the
+/// field, so the id lands there for unary and streamed calls alike (the
+/// CLIENT span has ended by the time a body is parsed).
+pub fn response_id(id: Option<&str>) {
+    if let Some(id) = id.filter(|id| !id.is_empty()) {
+        Span::current().record("gen_ai.response.id", id);
+    }
+}
+
+/// A stream's response id, recorded once: vendors repeat it on every chunk.
+#[derive(Debug, Default)]
+pub struct StreamResponseId {
+    recorded: bool,
+}
+
+impl StreamResponseId {
+    pub fn see(&mut self, id: Option<&str>) {
+        if !self.recorded && id.is_some_and(|id| !id.is_empty()) {
+            response_id(id);
+            self.recorded = true;
+        }
+    }
+}
