@@ -6,11 +6,15 @@
 # providers. Ctrl-C stops everything; so does any process that fails to start
 # or exits (make run then exits 1 naming it). It prints the addresses the
 # services logged as bound, and writes the development tokens to
-# .fluentedge/tokens.env for `source`. RUN_WEB=0 skips the web app's build.
+# .fluentedge/tokens.env for `source`. RUN_WEB=0 skips the web app's build;
+# RUN_DATA_DIR moves the logs and tokens file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --workspace --bins
+# FLUENTEDGE_BIN_DIR: run binaries built elsewhere (the suite's own test).
+if [ -z "${FLUENTEDGE_BIN_DIR:-}" ]; then
+  cargo build --workspace --bins
+fi
 # Development conveniences (the public development JWT secret and service
 # keys) exist only with this switch, and every listener stays on loopback.
 export FLUENTEDGE_DEV=1
@@ -25,8 +29,8 @@ else
   echo "the web app did not build (see above): serving the API alone"
   web_note="  web app               not built (see above): the gateway serves the API alone"
 fi
-bin=${CARGO_TARGET_DIR:-target}/debug
-data=.fluentedge
+bin=${FLUENTEDGE_BIN_DIR:-${CARGO_TARGET_DIR:-target}/debug}
+data=${RUN_DATA_DIR:-.fluentedge}
 mkdir -p "$data"
 
 logs="$data/logs"
