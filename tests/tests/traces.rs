@@ -2,8 +2,10 @@
 //! (an in-process OTLP/gRPC trace collector): one tutor reply through the
 //! gateway continues the caller's `traceparent` as one trace with spans from
 //! the gateway, conversation and the router; the usage record's delivery is
-//! linked to it; attribute types are the semantic conventions' (integers for
-//! status codes and token counts); a failed provider attempt has ERROR status.
+//! linked to it; each provider request is a CLIENT span whose context and
+//! request id the vendor receives; attribute types are the semantic conventions' (integers for
+//! status codes and token counts); a failed provider attempt has ERROR status;
+//! an answer's vendor id is the attempt's `gen_ai.response.id`, streamed or not.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod suite;
@@ -240,6 +242,58 @@ async fn one_request_is_one_trace_and_its_usage_record_is_linked_to_it() {
         Some(Attr::StringValue(_))
     ));
 
+    // Each provider request is a CLIENT span under its attempt, and the
+    // request the vendor received carried that span's context and the
+    // caller's request id.
+    for attempt in [&failed, &answered] {
+        let http = collector
+            .wait_for("a provider request's client span", |r| {
+                r.span.kind == SpanKind::Client as i32
+                    && r.span.parent_span_id == attempt.span.span_id
+            })
+            .await;
+        assert_eq!(
+            attr(&http.span, "http.request.method"),
+            Some(&Attr::StringValue("POST".into()))
+        );
+        assert_eq!(
+            attr(&http.span, "gen_ai.request.model"),
+            attr(&attempt.span, "gen_ai.request.model")
+        );
+        assert_eq!(
+            attr(&http.span, "gen_ai.system"),
+            attr(&attempt.span, "gen_ai.system")
+        );
+        assert!(
+            matches!(attr(&http.span, "url.full"), Some(Attr::StringValue(u)) if !u.contains('?')),
+            "{:?}",
+            http.span.attributes
+        );
+        assert!(matches!(
+            attr(&http.span, "server.address"),
+            Some(Attr::StringValue(_))
+        ));
+        let answered_ok = std::ptr::eq(attempt, &answered);
+        assert_eq!(
+            attr(&http.span, "http.response.status_code"),
+            Some(&Attr::IntValue(if answered_ok { 200 } else { 503 }))
+        );
+        let status = http.span.status.as_ref().map(|s| s.code);
+        assert_eq!(
+            status == Some(StatusCode::Error as i32),
+            !answered_ok,
+            "{status:?}"
+        );
+        let parent = format!("00-{TRACE_ID}-{}-01", hex(&http.span.span_id));
+        let sent = suite
+            .sim
+            .requests()
+            .into_iter()
+            .find(|r| r.header("traceparent") == Some(parent.as_str()))
+            .unwrap_or_else(|| panic!("no provider request carried traceparent {parent}"));
+        assert_eq!(sent.header("x-request-id"), Some("trace-talk"));
+    }
+
     // The usage record travels later, in a batch: its delivery links to the
     // call's trace, and the ledger's RecordUsageBatch is that delivery's call.
     let delivery = collector
@@ -266,4 +320,40 @@ async fn one_request_is_one_trace_and_its_usage_record_is_linked_to_it() {
         attr(&recorded.span, "rpc.method"),
         Some(&Attr::StringValue("RecordUsageBatch".into()))
     );
+
+    // The answer's vendor id is the attempt's, unary or streamed (the id of
+    // a stream comes in its chunks).
+    for (stream, trace_id) in [
+        (false, "5bf92f3577b34da6a3ce929d0e0e4737"),
+        (true, "6bf92f3577b34da6a3ce929d0e0e4738"),
+    ] {
+        let chat = json!({"model": "cost_effective", "stream": stream,
+            "messages": [{"role": "user", "content": "Hi!"}]});
+        let (status, body) = suite
+            .post_with(
+                "trace-id",
+                "/v1/chat/completions",
+                chat,
+                &[("traceparent", &format!("00-{trace_id}-00f067aa0ba902b7-01"))],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let attempt = collector
+            .wait_for("the attempt", |r| {
+                hex(&r.span.trace_id) == trace_id && r.span.name == "provider.attempt"
+            })
+            .await;
+        assert_eq!(
+            attr(&attempt.span, "gen_ai.system"),
+            Some(&Attr::StringValue("az.ai.openai".into()))
+        );
+        assert!(
+            matches!(
+                attr(&attempt.span, "gen_ai.response.id"),
+                Some(Attr::StringValue(id)) if id.starts_with("chatcmpl-")
+            ),
+            "stream: {stream}: {:?}",
+            attempt.span.attributes
+        );
+    }
 }

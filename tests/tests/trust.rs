@@ -289,7 +289,7 @@ async fn every_internal_rpc_checks_who_calls_and_for_whom() {
 async fn missing_keys_and_open_secrets_stop_the_process_with_78() {
     let keys = Keys::generate();
     let data = tempfile::tempdir().unwrap();
-    let cases: Vec<(&str, EnvPairs, &str)> = vec![
+    let mut cases: Vec<(&str, EnvPairs, &str)> = vec![
         (
             "llm-router",
             vec![
@@ -365,6 +365,22 @@ async fn missing_keys_and_open_secrets_stop_the_process_with_78() {
             "GATEWAY_LISTEN_ADDR",
         ),
     ];
+    // A typo in a level or a backend address stops the process too, rather
+    // than muting every log or failing every call later.
+    let dev = || vec![("FLUENTEDGE_DEV", "1".to_owned())];
+    for (bin, var, value) in [
+        ("gateway", "LOG_LEVEL", "verbose"),
+        ("llm-router", "LOG_LEVEL", "INFOO"),
+        ("gateway", "CONVERSATION_ADDR", "http://[::1"),
+        ("gateway", "ROUTER_ADDR", "not an address"),
+        ("gateway", "USAGE_ADDR", "ftp://usage:50053"),
+        ("conversation", "ROUTER_ADDR", "http://router:50052/v1"),
+        ("llm-router", "USAGE_ADDR", ","),
+    ] {
+        let mut env = dev();
+        env.push((var, value.to_owned()));
+        cases.push((bin, env, var));
+    }
     for (bin, mut env, var) in cases {
         env.extend(sqlite_env(data.path()));
         let mut child = ChildProcess::spawn(bin, &env);

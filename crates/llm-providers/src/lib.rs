@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use futures::Stream;
 
 mod error;
+mod labelled;
 mod tools;
 mod types;
 

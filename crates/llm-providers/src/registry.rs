@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::Vendor;
+use crate::labelled::Labelled;
 use crate::{Provider, anthropic, azure, bedrock, ollama, openai, vertex};
 
 /// Every vendor kind the router speaks.
@@ -48,9 +49,11 @@ impl Registry {
         Self::default()
     }
 
-    /// Adds (or replaces) a provider under `name`.
+    /// Adds (or replaces) a provider under `name`; its calls are labelled
+    /// with their vendor and model, so their HTTP spans say which call they were.
     pub fn insert(&mut self, name: &str, provider: Arc<dyn Provider>) {
-        self.providers.insert(Arc::from(name), provider);
+        self.providers
+            .insert(Arc::from(name), Arc::new(Labelled(provider)));
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {

@@ -71,6 +71,16 @@ impl Env {
         self.get(key).unwrap_or(default).to_owned()
     }
 
+    /// Backend gRPC address(es) from `key` (default `default`), checked now:
+    /// a malformed one stops the process naming `key` rather than failing
+    /// every call later.
+    pub fn backend_addrs_or(&self, key: &str, default: &str) -> Result<String, ConfigError> {
+        let addrs = self.string_or(key, default);
+        crate::grpc_client::parse_addrs(&addrs)
+            .map_err(|e| ConfigError::new(key, e.to_string()))?;
+        Ok(addrs)
+    }
+
     /// A parsed value, or `None` when unset.
     pub fn parse<T>(&self, key: &str) -> Result<Option<T>, ConfigError>
     where

@@ -23,16 +23,7 @@ pub struct ChannelError {
 /// connect timeout. Lazy, so a service starts even when a backend is not up yet.
 pub fn channel(addrs: &str) -> Result<Channel, ChannelError> {
     let mut endpoints = Vec::new();
-    for addr in addrs.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-        let uri = if addr.contains("://") {
-            addr.to_owned()
-        } else {
-            format!("http://{addr}")
-        };
-        let endpoint = Endpoint::from_shared(uri).map_err(|e| ChannelError {
-            addr: addr.to_owned(),
-            message: e.to_string(),
-        })?;
+    for endpoint in parse_addrs(addrs)? {
         endpoints.push(
             endpoint
                 .tcp_nodelay(true)
@@ -43,13 +34,43 @@ pub fn channel(addrs: &str) -> Result<Channel, ChannelError> {
         );
     }
     match endpoints.len() {
-        0 => Err(ChannelError {
-            addr: addrs.to_owned(),
-            message: "no address given".into(),
-        }),
         1 => Ok(endpoints.remove(0).connect_lazy()),
         _ => Ok(Channel::balance_list(endpoints.into_iter())),
     }
+}
+
+/// The endpoints of `addrs` (comma-separated `http(s)://host:port` or
+/// `host:port`): at least one, each with an http(s) scheme and a host. Config
+/// parsing calls it too, so a typo stops the process before it serves.
+pub fn parse_addrs(addrs: &str) -> Result<Vec<Endpoint>, ChannelError> {
+    let mut endpoints = Vec::new();
+    for addr in addrs.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        let invalid = |message: String| ChannelError {
+            addr: addr.to_owned(),
+            message,
+        };
+        let uri = if addr.contains("://") {
+            addr.to_owned()
+        } else {
+            format!("http://{addr}")
+        };
+        let endpoint = Endpoint::from_shared(uri).map_err(|e| invalid(e.to_string()))?;
+        let target = endpoint.uri();
+        if !matches!(target.scheme_str(), Some("http" | "https")) {
+            return Err(invalid("the scheme must be http or https".into()));
+        }
+        if target.host().is_none_or(str::is_empty) || !matches!(target.path(), "" | "/") {
+            return Err(invalid("expected host:port".into()));
+        }
+        endpoints.push(endpoint);
+    }
+    if endpoints.is_empty() {
+        return Err(ChannelError {
+            addr: addrs.to_owned(),
+            message: "no address given".into(),
+        });
+    }
+    Ok(endpoints)
 }
 
 /// Adds the current request's id and trace context to every call, and the
@@ -206,5 +227,31 @@ impl tower::Service<http::Request<tonic::body::Body>> for DevelopmentAsAdmitted 
             req.headers_mut().insert(http::header::AUTHORIZATION, value);
         }
         tower::Service::call(&mut self.0, req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_addrs;
+
+    #[test]
+    fn backend_addresses_are_checked() {
+        for good in [
+            "127.0.0.1:50052",
+            "http://a:1, https://b:2",
+            "http://[::1]:3",
+        ] {
+            assert!(parse_addrs(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            " , ",
+            "not a uri",
+            "http://[::1",
+            "ftp://x:1",
+            "http://x:1/api",
+        ] {
+            assert!(parse_addrs(bad).is_err(), "{bad:?}");
+        }
     }
 }

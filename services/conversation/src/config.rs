@@ -77,7 +77,7 @@ impl Config {
             server: ServerSettings::from_env(env, 50051 + 1000)?,
             database,
             db_max_connections,
-            router_addr: env.string_or("ROUTER_ADDR", "http://127.0.0.1:50052"),
+            router_addr: env.backend_addrs_or("ROUTER_ADDR", "http://127.0.0.1:50052")?,
             tutor_tier,
             tutor_model: env.get("TUTOR_MODEL").map(str::to_owned),
             tutor_max_tokens,

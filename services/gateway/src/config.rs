@@ -145,9 +145,10 @@ impl Config {
             env.millis_or("GATEWAY_REQUEST_TIMEOUT_MS", Duration::from_secs(120))?;
         let config = Self {
             listen_addr: env.listen_addr_or("GATEWAY_LISTEN_ADDR", 8000)?,
-            conversation_addr: env.string_or("CONVERSATION_ADDR", "http://127.0.0.1:50051"),
-            router_addr: env.string_or("ROUTER_ADDR", "http://127.0.0.1:50052"),
-            usage_addr: env.string_or("USAGE_ADDR", "http://127.0.0.1:50053"),
+            conversation_addr: env
+                .backend_addrs_or("CONVERSATION_ADDR", "http://127.0.0.1:50051")?,
+            router_addr: env.backend_addrs_or("ROUTER_ADDR", "http://127.0.0.1:50052")?,
+            usage_addr: env.backend_addrs_or("USAGE_ADDR", "http://127.0.0.1:50053")?,
             request_timeout,
             stream_timeout: env.millis_or("GATEWAY_STREAM_TIMEOUT_MS", Duration::from_secs(600))?,
             ready_timeout: env.millis_or("GATEWAY_READY_TIMEOUT_MS", Duration::from_secs(1))?,

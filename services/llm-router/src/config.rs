@@ -58,7 +58,7 @@ impl Config {
             server: ServerSettings::from_env(env, 50052 + 1000)?,
             routing: routing::load(env)?,
             redis: RedisSettings::from_env(env)?,
-            usage_addr: env.string_or("USAGE_ADDR", "http://127.0.0.1:50053"),
+            usage_addr: env.backend_addrs_or("USAGE_ADDR", "http://127.0.0.1:50053")?,
             usage_timeout,
             outbox_path: delivery::outbox_path(env),
             budget: BudgetConfig::from_env(env)?,

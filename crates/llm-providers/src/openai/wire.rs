@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::tools::{WireMessage, WireToolCall, tool_choice_json, tools_json};
 use crate::transport::http::{ErrorAnswer, FrameDecoder, parse_json};
 use crate::transport::sse::{SseEvent, SseParser};
+use crate::transport::trace::{self, StreamResponseId};
 use crate::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ErrorKind, FinishReason, ProviderError,
     StreamFrame, TokenUsage, ToolCallDelta,
@@ -113,6 +114,7 @@ impl From<WireUsage> for TokenUsage {
 
 #[derive(Deserialize)]
 struct Completion {
+    id: Option<String>,
     #[serde(default)]
     choices: Vec<Choice>,
     usage: Option<WireUsage>,
@@ -144,6 +146,7 @@ pub fn finish_reason(reason: &str) -> FinishReason {
 /// A unary chat completion response.
 pub fn parse_completion(body: &[u8]) -> Result<ChatResponse, ProviderError> {
     let c: Completion = parse_json(body, "chat completion")?;
+    trace::response_id(c.id.as_deref());
     let choice = c
         .choices
         .into_iter()
@@ -249,6 +252,7 @@ pub fn classify_body(status: u16, retry_after: Option<Duration>, body: &[u8]) ->
 
 #[derive(Deserialize)]
 struct Chunk {
+    id: Option<String>,
     #[serde(default)]
     choices: Vec<ChunkChoice>,
     usage: Option<WireUsage>,
@@ -294,6 +298,7 @@ pub struct OpenAiStreamDecoder {
     events: Vec<SseEvent>,
     finish: Option<FinishReason>,
     usage: Option<TokenUsage>,
+    response_id: StreamResponseId,
     done: bool,
 }
 
@@ -325,6 +330,7 @@ impl OpenAiStreamDecoder {
                 return;
             }
         };
+        self.response_id.see(chunk.id.as_deref());
         if let Some(err) = chunk.error {
             out.push(StreamFrame::Error(classify_api_error(None, None, &err)));
             self.done = true;

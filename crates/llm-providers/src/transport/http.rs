@@ -10,6 +10,9 @@ use http::HeaderValue;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::trace;
 
 use crate::limits::MAX_ERROR_BODY;
 use crate::{ErrorKind, FrameStream, ProviderError, StreamFrame};
@@ -73,18 +76,35 @@ pub struct ErrorAnswer<'a> {
 pub type Classify = fn(&ErrorAnswer<'_>) -> ProviderError;
 
 /// Sends `request` and waits for its headers until `deadline`; a non-2xx
-/// answer becomes the error `classify` makes of it.
+/// answer becomes the error `classify` makes of it. The exchange is a CLIENT
+/// span whose context the request carries ([`trace`]); the span ends with the
+/// headers (or the error body), a stream's body is the attempt's.
 pub async fn send(
     request: reqwest::RequestBuilder,
     deadline: Instant,
     classify: Classify,
 ) -> Result<reqwest::Response, ProviderError> {
-    let response = match tokio::time::timeout_at(deadline, request.send()).await {
-        Err(_) => return Err(timeout("no response before the deadline")),
-        Ok(Err(e)) => return Err(from_reqwest(&e)),
+    let (client, request) = request.build_split();
+    let mut request = request.map_err(|e| from_reqwest(&e))?;
+    let span = trace::client_span(&request);
+    trace::inject(&span, request.headers_mut());
+    let sent = tokio::time::timeout_at(deadline, client.execute(request))
+        .instrument(span.clone())
+        .await;
+    let response = match sent {
+        Err(_) => {
+            trace::record_failure(&span, ErrorKind::Timeout.reason());
+            return Err(timeout("no response before the deadline"));
+        }
+        Ok(Err(e)) => {
+            let error = from_reqwest(&e);
+            trace::record_failure(&span, error.kind().reason());
+            return Err(error);
+        }
         Ok(Ok(r)) => r,
     };
     let status = response.status();
+    trace::record_status(&span, status.as_u16());
     if status.is_success() {
         return Ok(response);
     }

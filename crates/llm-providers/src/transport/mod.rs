@@ -7,3 +7,4 @@ pub mod google_auth;
 pub mod http;
 pub mod sigv4;
 pub mod sse;
+pub mod trace;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::transport::http::{ErrorAnswer, FrameDecoder, parse_json};
 use crate::transport::sse::{SseEvent, SseParser};
+use crate::transport::trace::{self, StreamResponseId};
 use crate::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ErrorKind, FinishReason, ProviderError,
     Role, StreamFrame, TokenUsage, ToolCallDelta,
@@ -124,6 +125,7 @@ struct GoogleError {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GenerateResponse {
+    response_id: Option<String>,
     #[serde(default)]
     candidates: Vec<Candidate>,
     usage_metadata: Option<UsageMetadata>,
@@ -224,6 +226,7 @@ fn blocked(reason: &str) -> ProviderError {
 
 pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
     let r: GenerateResponse = parse_json(body, "generateContent response")?;
+    trace::response_id(r.response_id.as_deref());
     if let Some(e) = r.error {
         return Err(classify_error(None, None, &e));
     }
@@ -261,6 +264,7 @@ pub struct VertexStreamDecoder {
     events: Vec<SseEvent>,
     usage: Option<TokenUsage>,
     finish: Option<FinishReason>,
+    response_id: StreamResponseId,
     done: bool,
 }
 
@@ -272,6 +276,7 @@ impl VertexStreamDecoder {
     fn event(&mut self, data: &str, out: &mut Vec<StreamFrame>) -> Result<(), ProviderError> {
         let r: GenerateResponse = serde_json::from_str(data)
             .map_err(|e| ProviderError::malformed(format!("stream chunk: {e}")))?;
+        self.response_id.see(r.response_id.as_deref());
         if let Some(e) = r.error {
             return Err(classify_error(None, None, &e));
         }

@@ -16,6 +16,7 @@ mod json;
 use crate::config::{ConfigError, Env};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -76,6 +77,18 @@ fn filter_directive(level: &str) -> Result<String, String> {
         "WARN" | "WARNING" => "warn",
         "ERROR" | "CRITICAL" => "error",
         _ => {
+            // A bare word that is no level would be read as a target name
+            // (`verbose` = "only logs of a module called verbose"): it would
+            // silently mute every log, so only `target=level` parts pass.
+            if let Some(word) = level
+                .split(',')
+                .map(str::trim)
+                .find(|d| !d.is_empty() && !d.contains('=') && d.parse::<LevelFilter>().is_err())
+            {
+                return Err(format!(
+                    "{word:?} is neither a level (DEBUG, INFO, WARNING, ERROR) nor a target=level filter"
+                ));
+            }
             // A full directive, validated by EnvFilter itself.
             return EnvFilter::try_new(level)
                 .map(|_| level.to_owned())
@@ -161,6 +174,16 @@ mod tests {
             "info,sqlx=debug"
         );
         assert!(filter_directive("[[[").is_err());
+    }
+
+    #[test]
+    fn a_word_that_is_no_level_is_refused_not_read_as_a_target() {
+        for bad in ["verbose", "INFOO", "info,verbose"] {
+            let env = Env::from_pairs([("LOG_LEVEL", bad)]);
+            let err = TelemetryConfig::from_env("t", &env).unwrap_err();
+            assert_eq!(err.var, "LOG_LEVEL", "{bad}");
+        }
+        assert_eq!(filter_directive("off").unwrap(), "off");
     }
 
     #[test]

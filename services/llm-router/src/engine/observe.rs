@@ -26,6 +26,8 @@ pub fn attempt_span(system: &'static str, candidate: &Candidate, operation: &'st
         gen_ai.operation.name = operation,
         gen_ai.request.model = %candidate.model,
         gen_ai.response.model = Empty,
+        // Filled by the vendor client when its answer has an id.
+        gen_ai.response.id = Empty,
         gen_ai.usage.input_tokens = Empty,
         gen_ai.usage.output_tokens = Empty,
         error.type = Empty,
