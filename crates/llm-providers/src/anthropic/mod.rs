@@ -19,8 +19,10 @@ pub mod wire;
 use crate::config::{ProviderContext, ProviderSetup, Vendor, check_url};
 use crate::limits::MAX_BODY;
 use crate::transport::http::{self as transport, Timeouts};
-use crate::{ChatRequest, ChatResponse, ChatSupport, FrameStream, Provider, ProviderError};
-pub use tools::check_call_arguments;
+use crate::{
+    ChatRequest, ChatResponse, ChatSupport, FrameStream, Provider, ProviderError,
+    check_call_arguments,
+};
 pub use wire::{
     AnthropicStreamDecoder, classify, classify_body, finish_reason, parse_response, request_body,
 };
@@ -170,6 +172,9 @@ impl Provider for Anthropic {
         ChatSupport {
             user: true,
             tools: true,
+            tool_choice_none: true,
+            single_tool_call: true,
+            strict_tools: true,
             ..ChatSupport::default()
         }
     }

@@ -3,9 +3,10 @@
 //! assistant `tool_use` blocks and user `tool_result` blocks.
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::{ChatRequest, ErrorKind, Message, ProviderError, Role, Tool, ToolCall, ToolChoice};
+use crate::tools::{alternating_turns, plain};
+use crate::{ChatRequest, Message, Tool, ToolChoice};
 
 /// A turn's content: a plain string while it is only text (what the plain
 /// path has always sent), content blocks once it carries tool parts.
@@ -34,59 +35,19 @@ fn blocks(m: &Message) -> Vec<Value> {
         out.push(json!({"type": "text", "text": m.content}));
     }
     out.extend(m.tool_calls.iter().map(|c| {
-        json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input(c).unwrap_or_default()})
+        json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.input().unwrap_or_default()})
     }));
     out
-}
-
-/// A call's arguments as the object `tool_use.input` must be; `""` (what
-/// some models write for a tool without parameters) is `{}`.
-fn input(c: &ToolCall) -> Option<Map<String, Value>> {
-    if c.arguments.trim().is_empty() {
-        return Some(Map::new());
-    }
-    serde_json::from_str(&c.arguments).ok()
-}
-
-/// Refuses, by field, call arguments that are not a JSON object: Anthropic
-/// takes a call's input as an object, so such a call cannot be sent as given.
-pub fn check_call_arguments(request: &ChatRequest) -> Result<(), ProviderError> {
-    for (i, m) in request.messages.iter().enumerate() {
-        for (j, c) in m.tool_calls.iter().enumerate() {
-            if input(c).is_none() {
-                return Err(ProviderError::new(
-                    ErrorKind::BadRequest,
-                    format!("messages[{i}].tool_calls[{j}].arguments: not a JSON object"),
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The non-system messages as alternating turns. Tool results are user
 /// content on the Messages API, so a `tool` message folds into the user turn
 /// next to it, its `tool_result` blocks first as the API requires.
 pub(super) fn turns(request: &ChatRequest) -> Vec<Turn> {
-    let mut grouped: Vec<(&'static str, Vec<&Message>)> = Vec::new();
-    for m in request.messages.iter().filter(|m| m.role != Role::System) {
-        let role = if m.role == Role::Assistant {
-            "assistant"
-        } else {
-            "user"
-        };
-        match grouped.last_mut() {
-            Some((r, ms)) if *r == role => ms.push(m),
-            _ => grouped.push((role, vec![m])),
-        }
-    }
-    grouped
+    alternating_turns(request)
         .into_iter()
         .map(|(role, ms)| {
-            let plain = ms
-                .iter()
-                .all(|m| m.tool_calls.is_empty() && m.tool_call_id.is_none());
-            let content = if plain {
+            let content = if plain(&ms) {
                 let texts: Vec<&str> = ms.iter().map(|m| m.content.as_str()).collect();
                 Content::Text(texts.join("\n\n"))
             } else {
@@ -95,7 +56,10 @@ pub(super) fn turns(request: &ChatRequest) -> Vec<Turn> {
                 all.sort_by_key(|b| b["type"] != "tool_result");
                 Content::Blocks(all)
             };
-            Turn { role, content }
+            Turn {
+                role: role.as_str(),
+                content,
+            }
         })
         .collect()
 }
@@ -138,6 +102,7 @@ pub(super) fn tool_choice_json(request: &ChatRequest) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ErrorKind, Role, ToolCall, check_call_arguments};
 
     fn call(id: &str, args: &str) -> ToolCall {
         ToolCall {

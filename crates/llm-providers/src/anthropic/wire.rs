@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::tools::{Turn, tool_choice_json, tools_json, turns};
+use crate::tools::ToolBlocks;
 use crate::transport::http::{ErrorAnswer, FrameDecoder, parse_json};
 use crate::transport::sse::{SseEvent, SseParser};
 use crate::{
@@ -276,10 +277,7 @@ pub struct AnthropicStreamDecoder {
     events: Vec<SseEvent>,
     usage: TokenUsage,
     finish: Option<FinishReason>,
-    /// The content-block index of each `tool_use` block so far: a call's
-    /// position here is its OpenAI tool-call index (text blocks count in
-    /// Anthropic's index, not in OpenAI's).
-    tool_blocks: Vec<u32>,
+    tool_blocks: ToolBlocks,
     done: bool,
 }
 
@@ -314,9 +312,8 @@ impl AnthropicStreamDecoder {
                 index,
                 content_block,
             } if content_block.kind == "tool_use" => {
-                self.tool_blocks.push(index);
                 out.push(StreamFrame::ToolCall(ToolCallDelta {
-                    index: call_index(self.tool_blocks.len() - 1),
+                    index: self.tool_blocks.start(index),
                     id: content_block.id,
                     name: content_block.name,
                     arguments: String::new(),
@@ -327,7 +324,7 @@ impl AnthropicStreamDecoder {
                     out.push(StreamFrame::Text(text));
                 }
                 BlockDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
-                    let Some(call) = self.tool_blocks.iter().position(|&b| b == index) else {
+                    let Some(call) = self.tool_blocks.call(index) else {
                         return self.fail(
                             out,
                             ProviderError::malformed(format!(
@@ -336,7 +333,7 @@ impl AnthropicStreamDecoder {
                         );
                     };
                     out.push(StreamFrame::ToolCall(ToolCallDelta {
-                        index: call_index(call),
+                        index: call,
                         id: None,
                         name: None,
                         arguments: partial_json,
@@ -361,10 +358,6 @@ impl AnthropicStreamDecoder {
             Event::ContentBlockStart { .. } | Event::Other => {}
         }
     }
-}
-
-fn call_index(position: usize) -> u32 {
-    u32::try_from(position).unwrap_or(u32::MAX)
 }
 
 impl FrameDecoder for AnthropicStreamDecoder {
