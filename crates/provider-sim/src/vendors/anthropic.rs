@@ -5,7 +5,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::anthropic_tools;
-use super::tool_model::{SimCall, ToolTurn, argument_pieces};
+use super::tool_model::{self, Reply, ToolTurn, argument_pieces};
 use crate::app::Ctx;
 use crate::respond::{self, SSE, StreamPlan};
 use crate::text::{self, Chat, Finish, Outcome};
@@ -83,67 +83,53 @@ fn parse(ctx: &Ctx, body: &[u8]) -> Result<(Chat, ToolTurn, bool), Box<Response>
     Ok((chat, turn, free))
 }
 
-/// One content block of the answer.
-enum Reply {
-    Text(Vec<String>),
-    ToolUse(SimCall),
+/// A block as the unary answer carries it.
+fn block(reply: &Reply) -> Value {
+    match reply {
+        Reply::Text(words) => json!({ "type": "text", "text": text::join(words) }),
+        Reply::ToolUse(c) => json!({
+            "type": "tool_use", "id": c.id, "name": c.name,
+            "input": serde_json::from_str::<Value>(&c.arguments).unwrap_or_default(),
+        }),
+    }
 }
 
-impl Reply {
-    fn output_tokens(&self) -> u64 {
-        match self {
-            Reply::Text(words) => words.len() as u64,
-            Reply::ToolUse(c) => text::approx_tokens_for_chars(c.name.len() + c.arguments.len()),
+/// `content_block_start` as streamed: the block without its content.
+fn start(reply: &Reply, index: usize) -> Bytes {
+    let block = match reply {
+        Reply::Text(_) => json!({ "type": "text", "text": "" }),
+        Reply::ToolUse(c) => {
+            json!({ "type": "tool_use", "id": c.id, "name": c.name, "input": {} })
         }
-    }
+    };
+    respond::sse_event(
+        "content_block_start",
+        &json!({ "type": "content_block_start", "index": index, "content_block": block }),
+    )
+}
 
-    fn block(&self) -> Value {
-        match self {
-            Reply::Text(words) => json!({ "type": "text", "text": text::join(words) }),
-            Reply::ToolUse(c) => json!({
-                "type": "tool_use", "id": c.id, "name": c.name,
-                "input": serde_json::from_str::<Value>(&c.arguments).unwrap_or_default(),
-            }),
-        }
-    }
-
-    /// `content_block_start` as streamed: the block without its content.
-    fn start(&self, index: usize) -> Bytes {
-        let block = match self {
-            Reply::Text(_) => json!({ "type": "text", "text": "" }),
-            Reply::ToolUse(c) => {
-                json!({ "type": "tool_use", "id": c.id, "name": c.name, "input": {} })
-            }
-        };
-        respond::sse_event(
-            "content_block_start",
-            &json!({ "type": "content_block_start", "index": index, "content_block": block }),
-        )
-    }
-
-    /// The block's deltas; a `tool_use` block's input opens with an empty
-    /// fragment, as the API streams it.
-    fn deltas(&self, index: usize) -> Vec<Bytes> {
-        let deltas: Vec<Value> = match self {
-            Reply::Text(words) => text::pieces(words)
-                .into_iter()
-                .map(|piece| json!({ "type": "text_delta", "text": piece }))
-                .collect(),
-            Reply::ToolUse(c) => std::iter::once(String::new())
-                .chain(argument_pieces(&c.arguments))
-                .map(|piece| json!({ "type": "input_json_delta", "partial_json": piece }))
-                .collect(),
-        };
-        deltas
+/// The block's deltas; a `tool_use` block's input opens with an empty
+/// fragment, as the API streams it.
+fn deltas(reply: &Reply, index: usize) -> Vec<Bytes> {
+    let deltas: Vec<Value> = match reply {
+        Reply::Text(words) => text::pieces(words)
             .into_iter()
-            .map(|delta| {
-                respond::sse_event(
-                    "content_block_delta",
-                    &json!({ "type": "content_block_delta", "index": index, "delta": delta }),
-                )
-            })
-            .collect()
-    }
+            .map(|piece| json!({ "type": "text_delta", "text": piece }))
+            .collect(),
+        Reply::ToolUse(c) => std::iter::once(String::new())
+            .chain(argument_pieces(&c.arguments))
+            .map(|piece| json!({ "type": "input_json_delta", "partial_json": piece }))
+            .collect(),
+    };
+    deltas
+        .into_iter()
+        .map(|delta| {
+            respond::sse_event(
+                "content_block_delta",
+                &json!({ "type": "content_block_delta", "index": index, "delta": delta }),
+            )
+        })
+        .collect()
 }
 
 fn stop(index: usize) -> Bytes {
@@ -192,19 +178,8 @@ fn answer(ctx: &Ctx, chat: &Chat, turn: ToolTurn, free: bool, request_id: &str) 
         }
         Outcome::Reply { words, finish } => (words, finish),
     };
-    let split = |text: &str| text.split_whitespace().map(str::to_owned).collect();
-    let (replies, stop_reason) = match turn {
-        ToolTurn::Plain if words.is_empty() => (Vec::new(), stop_reason(finish)),
-        ToolTurn::Plain => (vec![Reply::Text(words)], stop_reason(finish)),
-        ToolTurn::Answer(text) => (vec![Reply::Text(split(&text))], "end_turn"),
-        ToolTurn::Calls(calls) => {
-            let names: Vec<&str> = calls.iter().map(|c| c.name.as_str()).collect();
-            let preamble =
-                free.then(|| Reply::Text(split(&format!("I will call {}.", names.join(", ")))));
-            let uses = calls.into_iter().map(Reply::ToolUse);
-            (preamble.into_iter().chain(uses).collect(), "tool_use")
-        }
-    };
+    let (replies, finish) = tool_model::replies(turn, words, finish, free);
+    let stop_reason = finish.map_or("tool_use", stop_reason);
     let id = format!("msg_sim{}", request_id.trim_start_matches("req_sim"));
     let output: u64 = replies.iter().map(Reply::output_tokens).sum();
     let usage = |output: u64| {
@@ -214,7 +189,7 @@ fn answer(ctx: &Ctx, chat: &Chat, turn: ToolTurn, free: bool, request_id: &str) 
         })
     };
     if !chat.stream {
-        let content: Vec<Value> = replies.iter().map(Reply::block).collect();
+        let content: Vec<Value> = replies.iter().map(block).collect();
         return respond::unary(
             &ctx.fault,
             &json!({
@@ -239,16 +214,16 @@ fn answer(ctx: &Ctx, chat: &Chat, turn: ToolTurn, free: bool, request_id: &str) 
         }),
     ));
     if let Some(first) = replies.first() {
-        plan.head.push(first.start(0));
+        plan.head.push(start(first, 0));
     }
     plan.head
         .push(respond::sse_event("ping", &json!({ "type": "ping" })));
     for (index, reply) in replies.iter().enumerate() {
         if index > 0 {
             plan.chunks.push(stop(index - 1));
-            plan.chunks.push(reply.start(index));
+            plan.chunks.push(start(reply, index));
         }
-        plan.chunks.extend(reply.deltas(index));
+        plan.chunks.extend(deltas(reply, index));
     }
     if !replies.is_empty() {
         plan.tail.push(stop(replies.len() - 1));

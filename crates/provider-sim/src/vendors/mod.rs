@@ -14,6 +14,7 @@ pub(crate) mod anthropic;
 pub(crate) mod anthropic_tools;
 pub(crate) mod azure;
 pub(crate) mod bedrock;
+pub(crate) mod bedrock_tools;
 pub(crate) mod eventstream;
 pub(crate) mod google_oauth;
 pub(crate) mod ollama;

@@ -8,6 +8,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::text::Finish;
+
 /// One call the simulated model makes.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SimCall {
@@ -120,4 +122,47 @@ pub(crate) fn decide(
 pub(crate) fn argument_pieces(arguments: &str) -> Vec<String> {
     let chars: Vec<char> = arguments.chars().collect();
     chars.chunks(8).map(|c| c.iter().collect()).collect()
+}
+
+/// One content block of an answer, for vendors whose answers are blocks
+/// (Anthropic, Bedrock).
+pub(crate) enum Reply {
+    Text(Vec<String>),
+    ToolUse(SimCall),
+}
+
+impl Reply {
+    pub fn output_tokens(&self) -> u64 {
+        match self {
+            Reply::Text(words) => words.len() as u64,
+            Reply::ToolUse(c) => {
+                crate::text::approx_tokens_for_chars(c.name.len() + c.arguments.len())
+            }
+        }
+    }
+}
+
+/// The blocks of an answer: `words` for a plain turn, the final answer after
+/// tool results, or the calls, after a text block saying what the model is
+/// about to call when it chose them freely (as Claude does). The finish is
+/// `None` for calls (the vendor's `tool_use`).
+pub(crate) fn replies(
+    turn: ToolTurn,
+    words: Vec<String>,
+    finish: Finish,
+    free: bool,
+) -> (Vec<Reply>, Option<Finish>) {
+    let split = |text: &str| text.split_whitespace().map(str::to_owned).collect();
+    match turn {
+        ToolTurn::Plain if words.is_empty() => (Vec::new(), Some(finish)),
+        ToolTurn::Plain => (vec![Reply::Text(words)], Some(finish)),
+        ToolTurn::Answer(text) => (vec![Reply::Text(split(&text))], Some(Finish::Stop)),
+        ToolTurn::Calls(calls) => {
+            let names: Vec<&str> = calls.iter().map(|c| c.name.as_str()).collect();
+            let preamble =
+                free.then(|| Reply::Text(split(&format!("I will call {}.", names.join(", ")))));
+            let uses = calls.into_iter().map(Reply::ToolUse);
+            (preamble.into_iter().chain(uses).collect(), None)
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Tool calling through the router against the simulator, per vendor that
 //! translates tools: a two-step conversation (the model calls a tool, the
 //! caller sends the result, the model answers), unary and streamed; and
-//! fallback past the vendors that do not translate tools yet.
+//! fallback past the vendors that do not translate tools (or a part of them) yet.
 
 use fluentedge_proto::router::v1 as pb;
 use pb::stream_complete_response::Frame;
@@ -181,6 +181,64 @@ async fn anthropic_tool_round_trip_unary_and_streamed() {
 }
 
 #[tokio::test]
+async fn bedrock_tool_round_trip_unary_and_streamed() {
+    // As with Anthropic, a freely chosen call follows a text block.
+    round_trip(
+        "bedrock",
+        "claude-haiku-4-5",
+        Vendor::Bedrock,
+        |asked, answered| {
+            let spec = &asked["toolConfig"]["tools"][0]["toolSpec"];
+            assert_eq!(spec["name"], "get_weather");
+            assert_eq!(spec["inputSchema"]["json"]["required"][0], "city");
+            assert_eq!(
+                asked["toolConfig"]["toolChoice"],
+                serde_json::json!({"auto": {}})
+            );
+            let turns = answered["messages"].as_array().unwrap();
+            assert_eq!(turns.len(), 3, "{answered}");
+            let call = &turns[1]["content"][0]["toolUse"];
+            assert_eq!(call["input"]["days"], 1);
+            let result = &turns[2]["content"][0]["toolResult"];
+            assert_eq!(result["toolUseId"], call["toolUseId"]);
+            assert_eq!(result["content"][0]["text"], "sunny, 21 C");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn what_converse_cannot_honour_goes_to_anthropic() {
+    let mut app = spawn_app(&[("LLM_PROVIDER", "bedrock")]).await;
+    for (name, change) in [
+        (
+            "tool_choice none",
+            (|r: &mut pb::CompleteRequest| {
+                r.tool_choice = Some(pb::ToolChoice {
+                    choice: Some(pb::tool_choice::Choice::Mode(
+                        pb::ToolChoiceMode::None as i32,
+                    )),
+                });
+            }) as fn(&mut pb::CompleteRequest),
+        ),
+        ("single call", |r| r.parallel_tool_calls = Some(false)),
+        ("strict", |r| r.tools[0].strict = true),
+    ] {
+        let mut req = ask("claude-haiku-4-5");
+        change(&mut req);
+        let r = app.client.complete(req).await.unwrap().into_inner();
+        assert_eq!(r.provider, "anthropic", "{name}");
+    }
+    let plain = app
+        .client
+        .complete(ask("claude-haiku-4-5"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(plain.provider, "bedrock");
+}
+
+#[tokio::test]
 async fn anthropic_takes_forced_single_calls_by_its_own_names() {
     let mut app = spawn_app(&[("LLM_PROVIDER", "anthropic")]).await;
     let mut req = ask("claude-haiku-4-5");
@@ -210,8 +268,8 @@ async fn anthropic_takes_forced_single_calls_by_its_own_names() {
 
 #[tokio::test]
 async fn tool_requests_skip_vendors_without_tool_translation() {
-    // Bedrock pinned first: it has no tool translation yet, so Azure serves.
-    let mut app = spawn_app(&[("LLM_PROVIDER", "bedrock")]).await;
+    // Vertex pinned first: it has no tool translation yet, so Azure serves.
+    let mut app = spawn_app(&[("LLM_PROVIDER", "vertex")]).await;
     let r = app
         .client
         .complete(pb::CompleteRequest {
@@ -222,19 +280,6 @@ async fn tool_requests_skip_vendors_without_tool_translation() {
         .unwrap()
         .into_inner();
     assert_eq!(r.provider, "azure");
-    assert_eq!(r.tool_calls.len(), 1);
-    // A Claude alias: Anthropic translates tools, Bedrock not yet.
-    let r = app
-        .client
-        .complete(pb::CompleteRequest {
-            model: "claude-haiku-4-5".into(),
-            tools: vec![weather_tool()],
-            ..request(pb::Tier::Unspecified, "Use get_weather for Paris")
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(r.provider, "anthropic");
     assert_eq!(r.tool_calls.len(), 1);
     // A model only such vendors serve: refused naming `tools`.
     let status = app
