@@ -526,6 +526,57 @@ mod tests {
     }
 
     #[test]
+    fn tool_use_after_text_streams_as_openai_call_index_zero() {
+        let mut d = BedrockStreamDecoder::new();
+        let mut out = Vec::new();
+        for (event, payload) in [
+            (
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":0,"delta":{"text":"I will."}}"#,
+            ),
+            ("contentBlockStop", r#"{"contentBlockIndex":0}"#),
+            (
+                "contentBlockStart",
+                r#"{"contentBlockIndex":1,"start":{"toolUse":{"toolUseId":"tooluse_1","name":"f"}}}"#,
+            ),
+            (
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":1,"delta":{"toolUse":{"input":"{\"a\":"}}}"#,
+            ),
+            (
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":1,"delta":{"toolUse":{"input":"1}"}}}"#,
+            ),
+            ("messageStop", r#"{"stopReason":"tool_use"}"#),
+            (
+                "metadata",
+                r#"{"usage":{"inputTokens":3,"outputTokens":5}}"#,
+            ),
+        ] {
+            d.feed(&frame("event", event, payload), &mut out);
+        }
+        let calls: Vec<&ToolCallDelta> = out
+            .iter()
+            .filter_map(|f| match f {
+                StreamFrame::ToolCall(d) => Some(d),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(calls.len(), 3, "{calls:?}");
+        assert!(calls.iter().all(|c| c.index == 0));
+        assert_eq!(calls[0].id.as_deref(), Some("tooluse_1"));
+        let args: String = calls.iter().map(|c| c.arguments.as_str()).collect();
+        assert_eq!(args, r#"{"a":1}"#);
+        assert!(matches!(
+            out.last(),
+            Some(StreamFrame::Done {
+                finish_reason: FinishReason::ToolCalls,
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn stream_exceptions_are_classified() {
         let bytes = frame(
             "exception",
