@@ -34,7 +34,7 @@ pub mod transport;
 pub mod vertex;
 
 pub use error::{ErrorKind, MAX_RETRY_AFTER, ProviderError, retry_after};
-pub use tools::{Tool, ToolCall, ToolChoice};
+pub use tools::{Tool, ToolCall, ToolChoice, check_call_arguments};
 pub use transport::http::Timeouts;
 pub use types::{
     ChatRequest, ChatResponse, ChatSupport, EmbedRequest, EmbedResponse, FinishReason, Message,

@@ -99,6 +99,13 @@ pub struct ChatSupport {
     pub user: bool,
     /// Tools, tool choice, assistant tool calls and tool results.
     pub tools: bool,
+    /// `tool_choice: none` with tools offered (Bedrock Converse has no such
+    /// choice).
+    pub tool_choice_none: bool,
+    /// `parallel_tool_calls: false`.
+    pub single_tool_call: bool,
+    /// `strict` tools (arguments validated against the schema).
+    pub strict_tools: bool,
     /// Temperatures above 1, up to OpenAI's 2 (Anthropic's range ends at 1).
     pub high_temperature: bool,
 }
@@ -111,6 +118,9 @@ impl ChatSupport {
         frequency_penalty: true,
         user: true,
         tools: true,
+        tool_choice_none: true,
+        single_tool_call: true,
+        strict_tools: true,
         high_temperature: true,
     };
 }
@@ -134,6 +144,21 @@ impl ChatRequest {
             ),
             ("user", self.user.is_some(), support.user),
             ("tools", self.uses_tools(), support.tools),
+            (
+                "tool_choice",
+                self.tool_choice == Some(ToolChoice::None),
+                support.tool_choice_none,
+            ),
+            (
+                "parallel_tool_calls",
+                self.parallel_tool_calls == Some(false),
+                support.single_tool_call,
+            ),
+            (
+                "strict",
+                self.tools.iter().any(|t| t.strict),
+                support.strict_tools,
+            ),
             (
                 "temperature",
                 self.temperature.is_some_and(|t| t > 1.0),

@@ -13,12 +13,16 @@ use serde::Deserialize;
 use service_kit::ConfigError;
 use tokio::time::Instant;
 
+mod tools;
 pub mod wire;
 
 use crate::config::{ProviderContext, ProviderSetup, Vendor, check_url};
 use crate::limits::MAX_BODY;
 use crate::transport::http::{self as transport, Timeouts};
-use crate::{ChatRequest, ChatResponse, ChatSupport, FrameStream, Provider, ProviderError};
+use crate::{
+    ChatRequest, ChatResponse, ChatSupport, FrameStream, Provider, ProviderError,
+    check_call_arguments,
+};
 pub use wire::{
     AnthropicStreamDecoder, classify, classify_body, finish_reason, parse_response, request_body,
 };
@@ -163,11 +167,14 @@ impl Provider for Anthropic {
     }
 
     fn chat_support(&self) -> ChatSupport {
-        // `user` travels as `metadata.user_id`; no seed or penalties. No
-        // tool translation yet: tool requests go to vendors that have one.
-        // Temperatures end at 1.
+        // `user` travels as `metadata.user_id`; no seed or penalties; tools
+        // as `tool_use` / `tool_result` blocks. Temperatures end at 1.
         ChatSupport {
             user: true,
+            tools: true,
+            tool_choice_none: true,
+            single_tool_call: true,
+            strict_tools: true,
             ..ChatSupport::default()
         }
     }
@@ -177,6 +184,7 @@ impl Provider for Anthropic {
         model: &str,
         request: &ChatRequest,
     ) -> Result<ChatResponse, ProviderError> {
+        check_call_arguments(request)?;
         let deadline = Instant::now() + self.timeouts.total;
         let body = request_body(model, request, false);
         let resp = transport::send(self.post(body), deadline, classify).await?;
@@ -189,6 +197,7 @@ impl Provider for Anthropic {
         model: &str,
         request: &ChatRequest,
     ) -> Result<FrameStream, ProviderError> {
+        check_call_arguments(request)?;
         let started = Instant::now();
         let deadline = started + self.timeouts.first_token.min(self.timeouts.total);
         let body = request_body(model, request, true);

@@ -5,18 +5,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::tools::{Turn, tool_choice_json, tools_json, turns};
+use crate::tools::ToolBlocks;
 use crate::transport::http::{ErrorAnswer, FrameDecoder, parse_json};
 use crate::transport::sse::{SseEvent, SseParser};
 use crate::{
-    ChatRequest, ChatResponse, ErrorKind, FinishReason, ProviderError, Role, StreamFrame,
-    TokenUsage, ToolCallDelta,
+    ChatRequest, ChatResponse, ErrorKind, FinishReason, ProviderError, StreamFrame, TokenUsage,
+    ToolCall, ToolCallDelta,
 };
-
-#[derive(Serialize)]
-struct Turn {
-    role: &'static str,
-    content: String,
-}
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -33,6 +29,10 @@ struct Body<'a> {
     stop_sequences: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata: Option<Metadata<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
 }
@@ -44,30 +44,22 @@ struct Metadata<'a> {
 }
 
 /// The Messages API body: system messages become the top-level `system`,
-/// consecutive same-role turns are merged (the API wants them alternating).
+/// consecutive same-role turns are merged (the API wants them alternating),
+/// tool results travel in user turns. Call arguments that are no JSON object
+/// are refused before (`check_call_arguments`).
 pub fn request_body(model: &str, request: &ChatRequest, stream: bool) -> Vec<u8> {
-    let messages = request
-        .turns()
-        .into_iter()
-        .map(|(role, content)| Turn {
-            role: if role == Role::Assistant {
-                "assistant"
-            } else {
-                "user"
-            },
-            content,
-        })
-        .collect();
     let body = Body {
         model,
         max_tokens: request.max_tokens,
         system: request.system_prompt(),
-        messages,
+        messages: turns(request),
         // Anthropic accepts 0..=1: higher ones never reach it (chat_support).
         temperature: request.temperature,
         top_p: request.top_p,
         stop_sequences: &request.stop,
         metadata: request.user.as_deref().map(|user_id| Metadata { user_id }),
+        tools: tools_json(&request.tools),
+        tool_choice: tool_choice_json(request),
         stream,
     };
     serde_json::to_vec(&body).unwrap_or_default()
@@ -120,6 +112,22 @@ struct Block {
     id: Option<String>,
     #[serde(default)]
     name: Option<String>,
+    /// A `tool_use` block's arguments.
+    #[serde(default)]
+    input: Option<serde_json::Value>,
+}
+
+impl Block {
+    fn tool_call(&self) -> Option<ToolCall> {
+        (self.kind == "tool_use").then(|| ToolCall {
+            id: self.id.clone().unwrap_or_default(),
+            name: self.name.clone().unwrap_or_default(),
+            arguments: self
+                .input
+                .as_ref()
+                .map_or_else(|| "{}".to_owned(), ToString::to_string),
+        })
+    }
 }
 
 pub fn finish_reason(reason: &str) -> FinishReason {
@@ -139,17 +147,22 @@ pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
         .filter(|b| b.kind == "text")
         .filter_map(|b| b.text.as_deref())
         .collect::<String>();
+    let tool_calls: Vec<ToolCall> = m.content.iter().filter_map(Block::tool_call).collect();
+    let mut finish = m
+        .stop_reason
+        .as_deref()
+        .map_or(FinishReason::Stop, finish_reason);
+    if !tool_calls.is_empty() {
+        finish = FinishReason::ToolCalls;
+    }
     Ok(ChatResponse {
         content,
-        finish_reason: m
-            .stop_reason
-            .as_deref()
-            .map_or(FinishReason::Stop, finish_reason),
+        finish_reason: finish,
         usage: TokenUsage::new(
             m.usage.input().unwrap_or(0),
             m.usage.output_tokens.unwrap_or(0),
         ),
-        tool_calls: Vec::new(),
+        tool_calls,
     })
 }
 
@@ -264,6 +277,7 @@ pub struct AnthropicStreamDecoder {
     events: Vec<SseEvent>,
     usage: TokenUsage,
     finish: Option<FinishReason>,
+    tool_blocks: ToolBlocks,
     done: bool,
 }
 
@@ -299,7 +313,7 @@ impl AnthropicStreamDecoder {
                 content_block,
             } if content_block.kind == "tool_use" => {
                 out.push(StreamFrame::ToolCall(ToolCallDelta {
-                    index,
+                    index: self.tool_blocks.start(index),
                     id: content_block.id,
                     name: content_block.name,
                     arguments: String::new(),
@@ -309,9 +323,17 @@ impl AnthropicStreamDecoder {
                 BlockDelta::TextDelta { text } if !text.is_empty() => {
                     out.push(StreamFrame::Text(text));
                 }
-                BlockDelta::InputJsonDelta { partial_json } => {
+                BlockDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
+                    let Some(call) = self.tool_blocks.call(index) else {
+                        return self.fail(
+                            out,
+                            ProviderError::malformed(format!(
+                                "input_json_delta for block {index}, which is no tool_use block"
+                            )),
+                        );
+                    };
                     out.push(StreamFrame::ToolCall(ToolCallDelta {
-                        index,
+                        index: call,
                         id: None,
                         name: None,
                         arguments: partial_json,
@@ -365,7 +387,7 @@ impl FrameDecoder for AnthropicStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Message;
+    use crate::{Message, Role};
     use proptest::prelude::*;
 
     #[test]
@@ -404,6 +426,60 @@ mod tests {
             out.last(),
             Some(StreamFrame::Done { finish_reason: FinishReason::Length, usage }) if *usage == TokenUsage::new(9, 4)
         ));
+    }
+
+    #[test]
+    fn tool_use_after_text_streams_as_openai_call_index_zero() {
+        let mut d = AnthropicStreamDecoder::new();
+        let mut out = Vec::new();
+        d.feed(b"data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n", &mut out);
+        d.feed(b"data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Let me see.\"}}\n\n", &mut out);
+        d.feed(b"data: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"f\",\"input\":{}}}\n\n", &mut out);
+        d.feed(b"data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n", &mut out);
+        d.feed(b"data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":1}\"}}\n\n", &mut out);
+        d.feed(b"data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":4}}\n\ndata: {\"type\":\"message_stop\"}\n\n", &mut out);
+        let calls: Vec<&ToolCallDelta> = out
+            .iter()
+            .filter_map(|f| match f {
+                StreamFrame::ToolCall(d) => Some(d),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            calls.len(),
+            2,
+            "the empty fragment is not passed on: {calls:?}"
+        );
+        assert_eq!(calls[0].index, 0);
+        assert_eq!(calls[0].id.as_deref(), Some("toolu_1"));
+        assert_eq!(calls[0].name.as_deref(), Some("f"));
+        assert_eq!(calls[0].arguments, "");
+        assert_eq!(
+            (calls[1].index, calls[1].arguments.as_str()),
+            (0, "{\"a\":1}")
+        );
+        assert!(matches!(
+            out.last(),
+            Some(StreamFrame::Done {
+                finish_reason: FinishReason::ToolCalls,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn unary_tool_use_blocks_are_calls() {
+        let r = parse_response(br#"{"content":[{"type":"text","text":"ok"},{"type":"tool_use","id":"toolu_9","name":"f","input":{"a":[1]}}],"stop_reason":"tool_use","usage":{"input_tokens":3,"output_tokens":2}}"#).unwrap();
+        assert_eq!(r.content, "ok");
+        assert_eq!(r.finish_reason, FinishReason::ToolCalls);
+        assert_eq!(
+            r.tool_calls,
+            vec![ToolCall {
+                id: "toolu_9".into(),
+                name: "f".into(),
+                arguments: r#"{"a":[1]}"#.into()
+            }]
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use service_kit::ConfigError;
 use tokio::time::Instant;
 
 use crate::transport::http::PATH_SEGMENT;
+mod tools;
 pub mod wire;
 
 use crate::config::{ProviderContext, ProviderSetup, Vendor, check_url};
@@ -24,7 +25,7 @@ use crate::transport::http::{self as transport, Timeouts};
 use crate::transport::sigv4::{AwsCredentials, Signer};
 use crate::{
     ChatRequest, ChatResponse, ChatSupport, EmbedRequest, EmbedResponse, FrameStream, Provider,
-    ProviderError, TokenUsage,
+    ProviderError, TokenUsage, check_call_arguments,
 };
 pub use wire::{
     BedrockStreamDecoder, classify, finish_reason, parse_response, parse_titan, request_body,
@@ -221,9 +222,12 @@ impl Provider for Bedrock {
     }
 
     fn chat_support(&self) -> ChatSupport {
-        // Converse's inferenceConfig has none of them; no tool translation
-        // yet. Temperatures up to 2 are the model's to accept or refuse (400).
+        // Converse's inferenceConfig has none of them; tools through
+        // toolConfig, but no `none` choice, no switch for parallel calls and
+        // no strict tools. Temperatures up to 2 are the model's to accept or
+        // refuse (400).
         ChatSupport {
+            tools: true,
             high_temperature: true,
             ..ChatSupport::default()
         }
@@ -234,6 +238,7 @@ impl Provider for Bedrock {
         model: &str,
         request: &ChatRequest,
     ) -> Result<ChatResponse, ProviderError> {
+        check_call_arguments(request)?;
         let deadline = Instant::now() + self.timeouts.total;
         let rb = self.signed_post(
             &self.url(model, "converse"),
@@ -250,6 +255,7 @@ impl Provider for Bedrock {
         model: &str,
         request: &ChatRequest,
     ) -> Result<FrameStream, ProviderError> {
+        check_call_arguments(request)?;
         let started = Instant::now();
         let deadline = started + self.timeouts.first_token.min(self.timeouts.total);
         let rb = self.signed_post(

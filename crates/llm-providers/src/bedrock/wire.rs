@@ -6,22 +6,18 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::tools::{messages, tool_config};
+use crate::tools::ToolBlocks;
 use crate::transport::eventstream::{EventMessage, EventStreamDecoder};
 use crate::transport::http::{ErrorAnswer, FrameDecoder, parse_json};
 use crate::{
-    ChatRequest, ChatResponse, ErrorKind, FinishReason, ProviderError, Role, StreamFrame,
-    TokenUsage, ToolCallDelta,
+    ChatRequest, ChatResponse, ErrorKind, FinishReason, ProviderError, StreamFrame, TokenUsage,
+    ToolCall, ToolCallDelta,
 };
 
 #[derive(Serialize)]
 struct TextBlock {
     text: String,
-}
-
-#[derive(Serialize)]
-struct Turn {
-    role: &'static str,
-    content: [TextBlock; 1],
 }
 
 #[derive(Serialize)]
@@ -39,27 +35,18 @@ struct InferenceConfig<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Body<'a> {
-    messages: Vec<Turn>,
+    messages: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     system: Vec<TextBlock>,
     inference_config: InferenceConfig<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_config: Option<serde_json::Value>,
 }
 
 /// The Converse body (the same for ConverseStream).
 pub fn request_body(request: &ChatRequest) -> Vec<u8> {
     let body = Body {
-        messages: request
-            .turns()
-            .into_iter()
-            .map(|(role, text)| Turn {
-                role: if role == Role::Assistant {
-                    "assistant"
-                } else {
-                    "user"
-                },
-                content: [TextBlock { text }],
-            })
-            .collect(),
+        messages: messages(request),
         system: request
             .system_prompt()
             .map(|text| vec![TextBlock { text }])
@@ -71,6 +58,7 @@ pub fn request_body(request: &ChatRequest) -> Vec<u8> {
             top_p: request.top_p,
             stop_sequences: &request.stop,
         },
+        tool_config: tool_config(request),
     };
     serde_json::to_vec(&body).unwrap_or_default()
 }
@@ -109,7 +97,28 @@ struct OutMessage {
 #[serde(rename_all = "camelCase")]
 struct OutBlock {
     text: Option<String>,
-    tool_use: Option<serde_json::Value>,
+    tool_use: Option<OutToolUse>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OutToolUse {
+    #[serde(default)]
+    tool_use_id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    input: serde_json::Value,
+}
+
+impl From<OutToolUse> for ToolCall {
+    fn from(t: OutToolUse) -> Self {
+        ToolCall {
+            id: t.tool_use_id,
+            name: t.name,
+            arguments: t.input.to_string(),
+        }
+    }
 }
 
 pub fn finish_reason(reason: &str) -> FinishReason {
@@ -128,11 +137,17 @@ pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
     if blocks.iter().any(|b| b.tool_use.is_some()) {
         finish = FinishReason::ToolCalls;
     }
+    let mut content = String::new();
+    let mut tool_calls = Vec::new();
+    for b in blocks {
+        content.extend(b.text);
+        tool_calls.extend(b.tool_use.map(ToolCall::from));
+    }
     Ok(ChatResponse {
-        content: blocks.into_iter().filter_map(|b| b.text).collect(),
+        content,
         finish_reason: finish,
         usage: TokenUsage::new(r.usage.input_tokens, r.usage.output_tokens),
-        tool_calls: Vec::new(),
+        tool_calls,
     })
 }
 
@@ -266,6 +281,7 @@ pub struct BedrockStreamDecoder {
     messages: Vec<EventMessage>,
     usage: Option<TokenUsage>,
     finish: Option<FinishReason>,
+    tool_blocks: ToolBlocks,
     done: bool,
 }
 
@@ -318,7 +334,7 @@ impl BedrockStreamDecoder {
                 let s: BlockStart = payload(m, "contentBlockStart")?;
                 if let Some(tool) = s.start.and_then(|s| s.tool_use) {
                     out.push(StreamFrame::ToolCall(ToolCallDelta {
-                        index: s.content_block_index,
+                        index: self.tool_blocks.start(s.content_block_index),
                         id: tool.tool_use_id,
                         name: tool.name,
                         arguments: String::new(),
@@ -330,9 +346,18 @@ impl BedrockStreamDecoder {
                 if let Some(text) = d.delta.text.filter(|t| !t.is_empty()) {
                     out.push(StreamFrame::Text(text));
                 }
-                if let Some(tool) = d.delta.tool_use {
+                if let Some(tool) = d.delta.tool_use.filter(|t| !t.input.is_empty()) {
+                    let index = self
+                        .tool_blocks
+                        .call(d.content_block_index)
+                        .ok_or_else(|| {
+                            ProviderError::malformed(format!(
+                                "toolUse delta for block {}, which is no toolUse block",
+                                d.content_block_index
+                            ))
+                        })?;
                     out.push(StreamFrame::ToolCall(ToolCallDelta {
-                        index: d.content_block_index,
+                        index,
                         id: None,
                         name: None,
                         arguments: tool.input,
@@ -427,7 +452,7 @@ pub fn parse_titan(body: &[u8]) -> Result<(Vec<f32>, u64), ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Message;
+    use crate::{Message, Role};
     use aws_smithy_eventstream::frame::write_message_to;
     use aws_smithy_types::event_stream::{Header, HeaderValue, Message as EsMessage};
     use aws_smithy_types::str_bytes::StrBytes;
@@ -497,6 +522,57 @@ mod tests {
         assert!(matches!(
             out.last(),
             Some(StreamFrame::Done { usage, .. }) if *usage == TokenUsage::new(5, 1)
+        ));
+    }
+
+    #[test]
+    fn tool_use_after_text_streams_as_openai_call_index_zero() {
+        let mut d = BedrockStreamDecoder::new();
+        let mut out = Vec::new();
+        for (event, payload) in [
+            (
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":0,"delta":{"text":"I will."}}"#,
+            ),
+            ("contentBlockStop", r#"{"contentBlockIndex":0}"#),
+            (
+                "contentBlockStart",
+                r#"{"contentBlockIndex":1,"start":{"toolUse":{"toolUseId":"tooluse_1","name":"f"}}}"#,
+            ),
+            (
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":1,"delta":{"toolUse":{"input":"{\"a\":"}}}"#,
+            ),
+            (
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":1,"delta":{"toolUse":{"input":"1}"}}}"#,
+            ),
+            ("messageStop", r#"{"stopReason":"tool_use"}"#),
+            (
+                "metadata",
+                r#"{"usage":{"inputTokens":3,"outputTokens":5}}"#,
+            ),
+        ] {
+            d.feed(&frame("event", event, payload), &mut out);
+        }
+        let calls: Vec<&ToolCallDelta> = out
+            .iter()
+            .filter_map(|f| match f {
+                StreamFrame::ToolCall(d) => Some(d),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(calls.len(), 3, "{calls:?}");
+        assert!(calls.iter().all(|c| c.index == 0));
+        assert_eq!(calls[0].id.as_deref(), Some("tooluse_1"));
+        let args: String = calls.iter().map(|c| c.arguments.as_str()).collect();
+        assert_eq!(args, r#"{"a":1}"#);
+        assert!(matches!(
+            out.last(),
+            Some(StreamFrame::Done {
+                finish_reason: FinishReason::ToolCalls,
+                ..
+            })
         ));
     }
 

@@ -185,10 +185,12 @@ async fn the_optional_parameters_it_declares_travel() {
         "anthropic.claude-3-haiku-20240307-v1:0",
     )
     .await;
-    // Converse's inferenceConfig has none of them.
+    // Converse's inferenceConfig has none of them; tools without `none`,
+    // single calls or strict tools.
     assert_eq!(
         support,
         ChatSupport {
+            tools: true,
             high_temperature: true,
             ..ChatSupport::default()
         }

@@ -8,7 +8,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::bedrock_tools;
 use super::eventstream;
+use super::tool_model::{self, Reply, ToolTurn, argument_pieces};
 use crate::app::Ctx;
 use crate::respond::{self, EVENT_STREAM, StreamPlan};
 use crate::text::{self, Chat, Finish, Outcome};
@@ -105,7 +107,9 @@ fn check_auth(ctx: &Ctx) -> Option<Response> {
     None
 }
 
-fn parse(model_id: &str, body: &[u8]) -> Result<Chat, Box<Response>> {
+/// The request as the simulator needs it, with its tool turn and whether the
+/// model chose its calls freely.
+fn parse(ctx: &Ctx, model_id: &str, body: &[u8]) -> Result<(Chat, ToolTurn, bool), Box<Response>> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| Box::new(validation(&format!("Malformed input request: {e}"))))?;
     let Some(messages) = v.get("messages").and_then(Value::as_array) else {
@@ -131,7 +135,61 @@ fn parse(model_id: &str, body: &[u8]) -> Result<Chat, Box<Response>> {
         let content = m.get("content").map(text::text_of).unwrap_or_default();
         chat.messages.push((role.to_owned(), content));
     }
-    Ok(chat)
+    // Ids only for responses that call tools: other answers keep their numbering.
+    let mut base = None;
+    let (turn, free) = bedrock_tools::turn(&v, messages, chat.last_user(), |i| {
+        let base = *base.get_or_insert_with(|| ctx.next_id());
+        format!("tooluse_sim{base:08}_{i}")
+    })
+    .map_err(|e| Box::new(validation(&e)))?;
+    Ok((chat, turn, free))
+}
+
+/// A block as the unary answer carries it.
+fn block(reply: &Reply) -> Value {
+    match reply {
+        Reply::Text(words) => json!({ "text": text::join(words) }),
+        Reply::ToolUse(c) => json!({ "toolUse": {
+            "toolUseId": c.id, "name": c.name,
+            "input": serde_json::from_str::<Value>(&c.arguments).unwrap_or_default(),
+        }}),
+    }
+}
+
+/// A block as streamed: a `toolUse` block opens with `contentBlockStart`
+/// (text blocks have none), then its deltas, then `contentBlockStop`.
+fn events(reply: &Reply, index: usize) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let deltas: Vec<Value> = match reply {
+        Reply::Text(words) => text::pieces(words)
+            .into_iter()
+            .map(|piece| json!({ "text": piece }))
+            .collect(),
+        Reply::ToolUse(c) => {
+            out.push(eventstream::event(
+                "contentBlockStart",
+                &json!({
+                    "contentBlockIndex": index,
+                    "start": { "toolUse": { "toolUseId": c.id, "name": c.name } }
+                }),
+            ));
+            argument_pieces(&c.arguments)
+                .into_iter()
+                .map(|piece| json!({ "toolUse": { "input": piece } }))
+                .collect()
+        }
+    };
+    out.extend(deltas.into_iter().map(|delta| {
+        eventstream::event(
+            "contentBlockDelta",
+            &json!({ "contentBlockIndex": index, "delta": delta }),
+        )
+    }));
+    out
+}
+
+fn block_stop(index: usize) -> Bytes {
+    eventstream::event("contentBlockStop", &json!({ "contentBlockIndex": index }))
 }
 
 fn stop_reason(f: Finish) -> &'static str {
@@ -161,17 +219,17 @@ fn handle(ctx: &Ctx, model_id: &str, body: &[u8], stream: bool) -> Response {
     if let Some(resp) = check_auth(ctx) {
         return resp;
     }
-    let mut chat = match parse(model_id, body) {
+    let (mut chat, turn, free) = match parse(ctx, model_id, body) {
         Ok(c) => c,
         Err(resp) => return *resp,
     };
     chat.stream = stream;
     let request_id = format!("00000000-0000-4000-8000-{:012}", ctx.next_id());
-    let resp = answer(ctx, &chat, started);
+    let resp = answer(ctx, &chat, turn, free, started);
     respond::with_header(resp, "x-amzn-requestid", &request_id)
 }
 
-fn answer(ctx: &Ctx, chat: &Chat, started: Instant) -> Response {
+fn answer(ctx: &Ctx, chat: &Chat, turn: ToolTurn, free: bool, started: Instant) -> Response {
     if let Some(status) = ctx.fault.upfront_error(chat.stream) {
         return crate::Vendor::Bedrock.fault_error(status);
     }
@@ -179,24 +237,22 @@ fn answer(ctx: &Ctx, chat: &Chat, started: Instant) -> Response {
         Outcome::ContextLength => return validation("Input is too long for requested model."),
         Outcome::Reply { words, finish } => (words, finish),
     };
+    let (replies, finish) = tool_model::replies(turn, words, finish, free);
+    let stop_reason = finish.map_or("tool_use", stop_reason);
     let input = chat.input_tokens();
-    let output = words.len() as u64;
+    let output: u64 = replies.iter().map(Reply::output_tokens).sum();
     let usage =
         json!({ "inputTokens": input, "outputTokens": output, "totalTokens": input + output });
     let latency_ms = u64::try_from(started.elapsed().as_millis())
         .unwrap_or(u64::MAX)
         .max(1);
     if !chat.stream {
-        let content = if words.is_empty() {
-            json!([])
-        } else {
-            json!([{ "text": text::join(&words) }])
-        };
+        let content: Vec<Value> = replies.iter().map(block).collect();
         return respond::unary(
             &ctx.fault,
             &json!({
                 "output": { "message": { "role": "assistant", "content": content } },
-                "stopReason": stop_reason(finish),
+                "stopReason": stop_reason,
                 "usage": usage,
                 "metrics": { "latencyMs": latency_ms },
             }),
@@ -207,23 +263,18 @@ fn answer(ctx: &Ctx, chat: &Chat, started: Instant) -> Response {
         "messageStart",
         &json!({ "role": "assistant" }),
     ));
-    for piece in text::pieces(&words) {
-        plan.chunks.push(eventstream::event(
-            "contentBlockDelta",
-            &json!({
-                "contentBlockIndex": 0, "delta": { "text": piece }
-            }),
-        ));
+    for (index, reply) in replies.iter().enumerate() {
+        if index > 0 {
+            plan.chunks.push(block_stop(index - 1));
+        }
+        plan.chunks.extend(events(reply, index));
     }
-    if !words.is_empty() {
-        plan.tail.push(eventstream::event(
-            "contentBlockStop",
-            &json!({ "contentBlockIndex": 0 }),
-        ));
+    if !replies.is_empty() {
+        plan.tail.push(block_stop(replies.len() - 1));
     }
     plan.tail.push(eventstream::event(
         "messageStop",
-        &json!({ "stopReason": stop_reason(finish) }),
+        &json!({ "stopReason": stop_reason }),
     ));
     plan.tail.push(eventstream::event(
         "metadata",

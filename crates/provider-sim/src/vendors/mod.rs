@@ -11,14 +11,17 @@ use serde::Serialize;
 use crate::app::AppState;
 
 pub(crate) mod anthropic;
+pub(crate) mod anthropic_tools;
 pub(crate) mod azure;
 pub(crate) mod bedrock;
+pub(crate) mod bedrock_tools;
 pub(crate) mod eventstream;
 pub(crate) mod google_oauth;
 pub(crate) mod ollama;
 pub(crate) mod openai;
 pub(crate) mod openai_embeddings;
 pub(crate) mod openai_tools;
+pub(crate) mod tool_model;
 pub(crate) mod vertex;
 
 /// A simulated cloud vendor.

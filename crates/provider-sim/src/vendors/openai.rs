@@ -11,7 +11,8 @@ use crate::app::Ctx;
 use crate::respond::{self, SSE, StreamPlan};
 use crate::text::{self, Chat, Finish, Outcome};
 
-use super::openai_tools::{self, ToolTurn};
+use super::openai_tools;
+use super::tool_model::ToolTurn;
 
 /// Which OpenAI-shaped API is answering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

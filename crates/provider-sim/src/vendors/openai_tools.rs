@@ -1,36 +1,15 @@
 //! OpenAI's (and Azure's) tool calling, validated as strictly as the API
-//! does, with a deterministic model: it calls the tools the user's last
-//! message names (the first tool when a call is `required`, the named one for
-//! a named `tool_choice`; one call when `parallel_tool_calls` is false) with
-//! arguments filled from each tool's JSON Schema, and answers a turn that
-//! ends in tool results with `Here is what I found: <results>.`
+//! does, around the deterministic model of `tool_model`.
 
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::openai::{now, usage};
+use super::tool_model::{self, Choice, SimCall, ToolTurn, argument_pieces, valid_name};
 use crate::app::Ctx;
 use crate::respond::{self, SSE, StreamPlan};
 use crate::text::{self, Chat};
-
-/// One call the simulated model makes.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SimCall {
-    pub id: String,
-    pub name: String,
-    pub arguments: String,
-}
-
-/// What the model does with a request, tool-wise.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum ToolTurn {
-    /// No tools involved (or none chosen): the ordinary reply.
-    Plain,
-    Calls(Vec<SimCall>),
-    /// The last messages are tool results: the final answer.
-    Answer(String),
-}
 
 /// A request the API would refuse: its message and `param`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,13 +23,6 @@ fn invalid(param: impl Into<String>, message: impl Into<String>) -> Invalid {
         param: param.into(),
         message: message.into(),
     }
-}
-
-fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The tools of the body: `(name, parameters schema)`.
@@ -100,14 +72,10 @@ fn tools(obj: &Map<String, Value>) -> Result<Vec<(String, Value)>, Invalid> {
     Ok(out)
 }
 
-/// `tool_choice`: `None` for `none`, else which tools may be called and
-/// whether one must be.
-fn choice(
-    obj: &Map<String, Value>,
-    tools: &[(String, Value)],
-) -> Result<Option<(Option<String>, bool)>, Invalid> {
+/// `tool_choice`.
+fn choice(obj: &Map<String, Value>, tools: &[(String, Value)]) -> Result<Choice, Invalid> {
     let Some(choice) = obj.get("tool_choice") else {
-        return Ok(Some((None, false)));
+        return Ok(Choice::Named);
     };
     if tools.is_empty() {
         return Err(invalid(
@@ -116,9 +84,9 @@ fn choice(
         ));
     }
     match choice {
-        Value::String(s) if s == "none" => Ok(None),
-        Value::String(s) if s == "auto" => Ok(Some((None, false))),
-        Value::String(s) if s == "required" => Ok(Some((None, true))),
+        Value::String(s) if s == "none" => Ok(Choice::Never),
+        Value::String(s) if s == "auto" => Ok(Choice::Named),
+        Value::String(s) if s == "required" => Ok(Choice::Forced),
         Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("function") => {
             let name = o
                 .get("function")
@@ -126,7 +94,7 @@ fn choice(
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             if tools.iter().any(|(t, _)| t == name) {
-                Ok(Some((Some(name.to_owned()), true)))
+                Ok(Choice::Tool(name.to_owned()))
             } else {
                 Err(invalid(
                     "tool_choice",
@@ -190,38 +158,13 @@ fn check_messages(messages: &[Value]) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Arguments that validate against `schema`'s top-level properties.
-fn arguments(schema: &Value, user: &str) -> String {
-    let mut args = Map::new();
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        for (name, prop) in props {
-            let value = match prop.get("type").and_then(Value::as_str) {
-                Some("integer" | "number") => json!(1),
-                Some("boolean") => json!(true),
-                Some("array") => json!([]),
-                Some("object") => json!({}),
-                _ => match prop
-                    .get("enum")
-                    .and_then(Value::as_array)
-                    .and_then(|e| e.first())
-                {
-                    Some(first) => first.clone(),
-                    None => json!(user),
-                },
-            };
-            args.insert(name.clone(), value);
-        }
-    }
-    Value::Object(args).to_string()
-}
-
 /// Validates the body's tool parts and decides the turn; `call_id` numbers
 /// the calls of this response.
 pub(crate) fn turn(
     obj: &Map<String, Value>,
     messages: &[Value],
     last_user: &str,
-    mut call_id: impl FnMut(usize) -> String,
+    call_id: impl FnMut(usize) -> String,
 ) -> Result<ToolTurn, Invalid> {
     let tools = tools(obj)?;
     let choice = choice(obj, &tools)?;
@@ -236,42 +179,10 @@ pub(crate) fn turn(
                 .unwrap_or_default()
         })
         .collect();
-    if !results.is_empty() {
-        let results: Vec<String> = results.into_iter().rev().collect();
-        return Ok(ToolTurn::Answer(format!(
-            "Here is what I found: {}.",
-            results.join("; ")
-        )));
-    }
-    let Some((named, required)) = choice else {
-        return Ok(ToolTurn::Plain);
-    };
-    let mut chosen: Vec<&(String, Value)> = match &named {
-        Some(name) => tools.iter().filter(|(t, _)| t == name).collect(),
-        None => tools
-            .iter()
-            .filter(|(t, _)| last_user.contains(t.as_str()))
-            .collect(),
-    };
-    if chosen.is_empty() && required {
-        chosen.extend(tools.first());
-    }
-    if obj.get("parallel_tool_calls") == Some(&Value::Bool(false)) {
-        chosen.truncate(1);
-    }
-    if chosen.is_empty() {
-        return Ok(ToolTurn::Plain);
-    }
-    Ok(ToolTurn::Calls(
-        chosen
-            .into_iter()
-            .enumerate()
-            .map(|(i, (name, schema))| SimCall {
-                id: call_id(i),
-                name: name.clone(),
-                arguments: arguments(schema, last_user),
-            })
-            .collect(),
+    let results: Vec<String> = results.into_iter().rev().collect();
+    let parallel = obj.get("parallel_tool_calls") != Some(&Value::Bool(false));
+    Ok(tool_model::decide(
+        &tools, &choice, parallel, last_user, &results, call_id,
     ))
 }
 
@@ -345,10 +256,4 @@ pub(crate) fn respond(ctx: &Ctx, chat: &Chat, include_usage: bool, calls: &[SimC
         "data: {{\"id\":\"{id}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"delta\":{{\"tool_calls\":\n\n"
     ));
     plan.into_response(&ctx.fault, ctx.chunk_delay())
-}
-
-/// Argument text in fragments of up to 8 characters, as models stream it.
-fn argument_pieces(arguments: &str) -> Vec<String> {
-    let chars: Vec<char> = arguments.chars().collect();
-    chars.chunks(8).map(|c| c.iter().collect()).collect()
 }

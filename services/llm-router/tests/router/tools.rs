@@ -1,7 +1,7 @@
 //! Tool calling through the router against the simulator, per vendor that
 //! translates tools: a two-step conversation (the model calls a tool, the
 //! caller sends the result, the model answers), unary and streamed; and
-//! fallback past the vendors that do not translate tools yet.
+//! fallback past the vendors that do not translate tools (or a part of them) yet.
 
 use fluentedge_proto::router::v1 as pb;
 use pb::stream_complete_response::Frame;
@@ -79,13 +79,8 @@ fn check_call(calls: &[pb::ToolCall]) {
     assert!(args["city"].as_str().unwrap().contains("Paris"), "{args}");
 }
 
-async fn round_trip(provider: &str, model: &str, vendor: Vendor) {
-    let mut app = spawn_app(&[("LLM_PROVIDER", provider)]).await;
-    // Unary.
-    let first = app.client.complete(ask(model)).await.unwrap().into_inner();
-    assert_eq!(first.provider, provider);
-    assert_eq!(first.finish_reason(), pb::FinishReason::ToolCalls);
-    check_call(&first.tool_calls);
+/// What the vendor was sent: the last request of `vendor`.
+fn sent(app: &crate::grpc::App, vendor: Vendor) -> serde_json::Value {
     let sent = app
         .sim
         .requests()
@@ -93,9 +88,23 @@ async fn round_trip(provider: &str, model: &str, vendor: Vendor) {
         .rev()
         .find(|r| r.vendor == vendor)
         .unwrap();
-    let body = sent.json().unwrap();
-    assert_eq!(body["tools"][0]["function"]["name"], "get_weather");
-    assert_eq!(body["tool_choice"], "auto");
+    sent.json().unwrap()
+}
+
+/// `check_sent` sees the vendor's body of the first step, then of the second.
+async fn round_trip(
+    provider: &str,
+    model: &str,
+    vendor: Vendor,
+    check_sent: impl Fn(&serde_json::Value, &serde_json::Value),
+) {
+    let mut app = spawn_app(&[("LLM_PROVIDER", provider)]).await;
+    // Unary.
+    let first = app.client.complete(ask(model)).await.unwrap().into_inner();
+    assert_eq!(first.provider, provider);
+    assert_eq!(first.finish_reason(), pb::FinishReason::ToolCalls);
+    check_call(&first.tool_calls);
+    let asked = sent(&app, vendor);
     let last = app
         .client
         .complete(answer(ask(model), first.tool_calls))
@@ -105,6 +114,7 @@ async fn round_trip(provider: &str, model: &str, vendor: Vendor) {
     assert_eq!(last.finish_reason(), pb::FinishReason::Stop);
     assert_eq!(last.content, "Here is what I found: sunny, 21 C.");
     assert!(last.tool_calls.is_empty());
+    check_sent(&asked, &sent(&app, vendor));
 
     // Streamed.
     let frames = stream_frames(&mut app, ask(model)).await;
@@ -125,20 +135,141 @@ async fn round_trip(provider: &str, model: &str, vendor: Vendor) {
     assert_eq!(text, "Here is what I found: sunny, 21 C.");
 }
 
+fn openai_shape(asked: &serde_json::Value, answered: &serde_json::Value) {
+    assert_eq!(asked["tools"][0]["function"]["name"], "get_weather");
+    assert_eq!(asked["tool_choice"], "auto");
+    let messages = answered["messages"].as_array().unwrap();
+    assert_eq!(messages.last().unwrap()["role"], "tool");
+}
+
 #[tokio::test]
 async fn openai_tool_round_trip_unary_and_streamed() {
-    round_trip("openai", "gpt-4o", Vendor::OpenAi).await;
+    round_trip("openai", "gpt-4o", Vendor::OpenAi, openai_shape).await;
 }
 
 #[tokio::test]
 async fn azure_tool_round_trip_unary_and_streamed() {
-    round_trip("azure", "gpt-4o", Vendor::Azure).await;
+    round_trip("azure", "gpt-4o", Vendor::Azure, openai_shape).await;
+}
+
+#[tokio::test]
+async fn anthropic_tool_round_trip_unary_and_streamed() {
+    // The simulated Claude writes a text block before a call it chose
+    // freely, so the streamed call is content block 1 and must arrive as
+    // OpenAI's tool-call index 0 (`assembled` checks it).
+    round_trip(
+        "anthropic",
+        "claude-haiku-4-5",
+        Vendor::Anthropic,
+        |asked, answered| {
+            assert_eq!(asked["tools"][0]["name"], "get_weather");
+            assert_eq!(asked["tools"][0]["input_schema"]["required"][1], "days");
+            assert_eq!(asked["tool_choice"], serde_json::json!({"type": "auto"}));
+            let turns = answered["messages"].as_array().unwrap();
+            assert_eq!(turns.len(), 3, "{answered}");
+            assert_eq!(turns[1]["content"][0]["type"], "tool_use");
+            assert_eq!(turns[1]["content"][0]["input"]["days"], 1);
+            assert_eq!(turns[2]["role"], "user");
+            assert_eq!(turns[2]["content"][0]["type"], "tool_result");
+            assert_eq!(
+                turns[2]["content"][0]["tool_use_id"],
+                turns[1]["content"][0]["id"]
+            );
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bedrock_tool_round_trip_unary_and_streamed() {
+    // As with Anthropic, a freely chosen call follows a text block.
+    round_trip(
+        "bedrock",
+        "claude-haiku-4-5",
+        Vendor::Bedrock,
+        |asked, answered| {
+            let spec = &asked["toolConfig"]["tools"][0]["toolSpec"];
+            assert_eq!(spec["name"], "get_weather");
+            assert_eq!(spec["inputSchema"]["json"]["required"][0], "city");
+            assert_eq!(
+                asked["toolConfig"]["toolChoice"],
+                serde_json::json!({"auto": {}})
+            );
+            let turns = answered["messages"].as_array().unwrap();
+            assert_eq!(turns.len(), 3, "{answered}");
+            let call = &turns[1]["content"][0]["toolUse"];
+            assert_eq!(call["input"]["days"], 1);
+            let result = &turns[2]["content"][0]["toolResult"];
+            assert_eq!(result["toolUseId"], call["toolUseId"]);
+            assert_eq!(result["content"][0]["text"], "sunny, 21 C");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn what_converse_cannot_honour_goes_to_anthropic() {
+    let mut app = spawn_app(&[("LLM_PROVIDER", "bedrock")]).await;
+    for (name, change) in [
+        (
+            "tool_choice none",
+            (|r: &mut pb::CompleteRequest| {
+                r.tool_choice = Some(pb::ToolChoice {
+                    choice: Some(pb::tool_choice::Choice::Mode(
+                        pb::ToolChoiceMode::None as i32,
+                    )),
+                });
+            }) as fn(&mut pb::CompleteRequest),
+        ),
+        ("single call", |r| r.parallel_tool_calls = Some(false)),
+        ("strict", |r| r.tools[0].strict = true),
+    ] {
+        let mut req = ask("claude-haiku-4-5");
+        change(&mut req);
+        let r = app.client.complete(req).await.unwrap().into_inner();
+        assert_eq!(r.provider, "anthropic", "{name}");
+    }
+    let plain = app
+        .client
+        .complete(ask("claude-haiku-4-5"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(plain.provider, "bedrock");
+}
+
+#[tokio::test]
+async fn anthropic_takes_forced_single_calls_by_its_own_names() {
+    let mut app = spawn_app(&[("LLM_PROVIDER", "anthropic")]).await;
+    let mut req = ask("claude-haiku-4-5");
+    req.tools.push(pb::Tool {
+        name: "get_time".into(),
+        ..weather_tool()
+    });
+    req.messages.last_mut().unwrap().content = "Use get_time or get_weather".into();
+    req.tool_choice = Some(pb::ToolChoice {
+        choice: Some(pb::tool_choice::Choice::Mode(
+            pb::ToolChoiceMode::Required as i32,
+        )),
+    });
+    let both = app.client.complete(req.clone()).await.unwrap().into_inner();
+    assert_eq!(both.tool_calls.len(), 2, "{both:?}");
+    // Forced: no text before the calls.
+    assert_eq!(both.content, "");
+    req.parallel_tool_calls = Some(false);
+    let one = app.client.complete(req).await.unwrap().into_inner();
+    assert_eq!(one.provider, "anthropic");
+    assert_eq!(one.tool_calls.len(), 1, "{one:?}");
+    assert_eq!(
+        sent(&app, Vendor::Anthropic)["tool_choice"],
+        serde_json::json!({"type": "any", "disable_parallel_tool_use": true})
+    );
 }
 
 #[tokio::test]
 async fn tool_requests_skip_vendors_without_tool_translation() {
-    // Bedrock pinned first: it has no tool translation yet, so Azure serves.
-    let mut app = spawn_app(&[("LLM_PROVIDER", "bedrock")]).await;
+    // Vertex pinned first: it has no tool translation yet, so Azure serves.
+    let mut app = spawn_app(&[("LLM_PROVIDER", "vertex")]).await;
     let r = app
         .client
         .complete(pb::CompleteRequest {
@@ -154,17 +285,16 @@ async fn tool_requests_skip_vendors_without_tool_translation() {
     let status = app
         .client
         .complete(pb::CompleteRequest {
-            model: "claude-haiku-4-5".into(),
+            model: "gemini-2.5-flash".into(),
             tools: vec![weather_tool()],
             ..request(pb::Tier::Unspecified, "Hi")
         })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    // The pinned provider first, then the alias's order.
     assert_eq!(
         status.message(),
-        "tools: not supported by bedrock, anthropic (serving claude-haiku-4-5)"
+        "tools: not supported by vertex (serving gemini-2.5-flash)"
     );
 }
 
