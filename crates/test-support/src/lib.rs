@@ -6,10 +6,12 @@
 mod db;
 mod process;
 mod redis_cluster;
+mod simulator;
 
 pub use db::{TestDb, postgres_admin_url, redis_url, unique_prefix};
 pub use process::{ChildProcess, binary_path, grpcurl};
 pub use redis_cluster::{NodeView, RedisCluster, cluster_skipped, redis_server_available};
+pub use simulator::expected_reply;
 
 /// A reqwest client for tests (installs the TLS crypto provider reqwest needs first).
 pub fn http_client() -> reqwest::Client {

@@ -74,26 +74,7 @@ pub async fn send_supported_options(
     (support, last_request(sim, vendor).json().unwrap())
 }
 
-/// The simulator's reply to `text` (its documented deterministic answer).
-pub fn expected_reply(text: &str, model: &str) -> String {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let last = words.len() - 1;
-    let echoed: Vec<String> = words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i == last {
-                format!("{}.", w.trim_end_matches(['.', '!', '?']))
-            } else {
-                (*w).to_owned()
-            }
-        })
-        .collect();
-    format!(
-        "Sure! You said: {} Let's keep practising with {model}.",
-        echoed.join(" ")
-    )
-}
+pub use test_support::expected_reply;
 
 /// The simulator's usage: input ceil(chars / 4), output one token per word.
 pub fn expected_usage(request: &ChatRequest, reply: &str) -> TokenUsage {
